@@ -1,0 +1,221 @@
+"""Command line: run, once, check, stats. English for admins; exit codes for scripts.
+
+Exit codes: 0 fine, 1 problems found (check) or a pass that hit an outage (once),
+2 the configuration, rules or templates cannot be used.
+"""
+
+import json
+import os
+import resource
+import secrets
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+import structlog
+
+from . import logging as hwc_logging
+from .access import login_for
+from .compose import Templates
+from .config import Settings, load_settings
+from .crypto import Keyring, KeyState
+from .daemon import Daemon
+from .errors import HwcError, MailboxUnavailable, TransportUnavailable
+from .intake import NotOurs
+from .mailbox import ImapMailbox
+from .pipeline import Context, Delivered, Edges, Manual, Quarantined, process_waiting
+from .rules import load_rules
+from .store import Store
+from .systemd import Notifier
+from .transport import SmtpTransport
+
+log = structlog.get_logger("hwc_mailer.cli")
+
+DEFAULT_CONFIG = "/etc/hwc-mailer/config.yaml"
+
+
+def id_secret(state_dir: Path) -> bytes:
+    """The key for outgoing Message-IDs: made once, kept with the state, readable by us only."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = state_dir / "message-id.key"
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def load_context(settings: Settings) -> Context:
+    return Context(settings=settings, rules=load_rules(settings.rules), templates=Templates(settings.templates),
+                   id_secret=id_secret(settings.state_dir), now=lambda: datetime.now(timezone.utc))
+
+
+def open_edges(settings: Settings) -> Edges:
+    passphrase = settings.gpg.passphrase.read() if settings.gpg.passphrase else None
+    return Edges(
+        mailbox=ImapMailbox(settings.imap, login_for(settings.imap)),
+        inbound=Keyring(settings.gpg.inbound_home, binary=settings.gpg.binary, passphrase=passphrase),
+        outbound=Keyring(settings.gpg.outbound_home, binary=settings.gpg.binary, passphrase=passphrase),
+        transport=SmtpTransport(settings.smtp, login_for(settings.smtp), settings.sender.address),
+        store=Store(settings.database),
+    )
+
+
+@dataclass
+class Invocation:
+    config: Path
+
+
+def _settings(invocation: Invocation) -> Settings:
+    return load_settings(invocation.config)
+
+
+@click.group()
+@click.option("--config", "-c", "config", type=click.Path(path_type=Path), envvar="HWC_MAILER_CONFIG",
+              default=DEFAULT_CONFIG, show_default=True, help="service file (env HWC_MAILER_CONFIG)")
+@click.pass_context
+def main(ctx: click.Context, config: Path) -> None:
+    """Forward Handle with Care signals to schools, encrypted, and keep nothing."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    hwc_logging.configure()
+    ctx.obj = Invocation(config)
+
+
+def _fail(error: HwcError) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(2)
+
+
+@main.command()
+@click.pass_obj
+def once(invocation: Invocation) -> None:
+    """Process what is waiting in the inbox, then exit."""
+    try:
+        settings = _settings(invocation)
+        context = load_context(settings)
+        edges = open_edges(settings)
+    except HwcError as error:
+        _fail(error)
+    try:
+        with edges.mailbox:
+            outcomes = process_waiting(edges, context)
+    except (MailboxUnavailable, TransportUnavailable) as error:
+        log.error("outage", error=str(error))
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    finally:
+        edges.store.close()
+    click.echo(_summary(outcomes))
+
+
+def _summary(outcomes: list[object]) -> str:
+    delivered = [outcome for outcome in outcomes if isinstance(outcome, Delivered)]
+    held = [outcome for outcome in outcomes if isinstance(outcome, (Manual, Quarantined))]
+    others = sum(isinstance(outcome, NotOurs) for outcome in outcomes)
+    lines = [f"processed {len(outcomes)} message(s): {len(delivered)} delivered, {len(held)} held for a person, "
+             f"{others} not ours (left alone)"]
+    lines += [f"  delivered to {', '.join(outcome.schools)}" for outcome in delivered]
+    lines += [f"  held: {outcome.code}" for outcome in held]  # type: ignore[union-attr]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.pass_obj
+def run(invocation: Invocation) -> None:
+    """The daemon: wait with IDLE (polling as a safety net) and process mail as it arrives."""
+    try:
+        settings = _settings(invocation)
+        context = load_context(settings)
+        edges = open_edges(settings)
+    except HwcError as error:
+        _fail(error)
+    daemon = Daemon(edges, context, reload=lambda: load_context(_settings(invocation)), notifier=Notifier())
+    daemon.install_signal_handlers()
+    try:
+        daemon.run()
+    finally:
+        edges.store.close()
+
+
+@main.command()
+@click.option("--offline", is_flag=True, help="skip the connections to the IMAP and SMTP servers")
+@click.pass_obj
+def check(invocation: Invocation, offline: bool) -> None:
+    """Validate config, rules, templates and keys, and try the servers."""
+    try:
+        settings = _settings(invocation)
+        context = load_context(settings)
+        edges = open_edges(settings)
+    except HwcError as error:
+        _fail(error)
+    problems = key_problems(settings, context, edges)
+    if not offline:
+        problems += connection_problems(edges)
+    edges.store.close()
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"{len(problems)} problem(s)" if problems else "ok: config, rules, templates and keys are usable")
+    sys.exit(1 if problems else 0)
+
+
+def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str]:
+    own = settings.gpg.key_fingerprint
+    problems = [f"the daemon's secret key {own} is missing from {keyring.home}"
+                for keyring in (edges.inbound, edges.outbound) if not keyring.has_secret_key(own)]
+    for sender in context.rules.trusted_senders:
+        for fingerprint in sender.fingerprints:
+            state = edges.inbound.key_state(fingerprint)
+            if state in (KeyState.missing, KeyState.expired, KeyState.revoked):
+                problems.append(f"trusted sender {sender.name!r}: key {fingerprint} is {state.value} "
+                                f"in {edges.inbound.home}")
+    for school in context.rules.schools:
+        for contact in school.contacts:
+            state = edges.outbound.key_state(contact.fingerprint)
+            if state is not KeyState.ok:
+                problems.append(f"school {school.code} contact {contact.email}: key {contact.fingerprint} is "
+                                f"{state.value} in {edges.outbound.home}")
+            if edges.inbound.key_state(contact.fingerprint) is not KeyState.missing:
+                problems.append(f"school {school.code} contact {contact.email}: key {contact.fingerprint} is in the "
+                                f"inbound keyring {edges.inbound.home}; remove it, it could vouch for a signal")
+    return problems
+
+
+def connection_problems(edges: Edges) -> list[str]:
+    problems = []
+    try:
+        with edges.mailbox:
+            pass
+    except MailboxUnavailable as error:
+        problems.append(str(error))
+    try:
+        edges.transport.probe()
+    except TransportUnavailable as error:
+        problems.append(str(error))
+    return problems
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_obj
+def stats(invocation: Invocation, as_json: bool) -> None:
+    """The anonymous counters: signals, children and schools per month, municipality and outcome."""
+    try:
+        settings = _settings(invocation)
+    except HwcError as error:
+        _fail(error)
+    store = Store(settings.database)
+    rows = [counter.model_dump() for counter in store.counters()]
+    store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    header = ("month", "municipality", "outcome", "signals", "children", "schools")
+    table = [header] + [tuple(str(row[key] or "-") if key == "municipality" else str(row[key]) for key in header)
+                        for row in rows]
+    widths = [max(len(line[index]) for line in table) for index in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+    totals = {key: sum(row[key] for row in rows) for key in ("signals", "children", "schools")}
+    click.echo(f"total: {totals['signals']} signal(s), {totals['children']} child(ren), {totals['schools']} school(s)")

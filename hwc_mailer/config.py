@@ -1,0 +1,173 @@
+"""Service settings: where the servers, keys, rules and state are.
+
+One YAML file, every key documented in docs/config.md. Secrets (passwords, the
+key passphrase) never live in it: each is read from a file (a systemd credential
+or a root-only file) or from an environment variable named in the YAML.
+Relative paths are taken relative to the service file's directory.
+"""
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+from .errors import ConfigError
+from .yamlfile import YamlProblem, load_model
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+
+def _fingerprint_text(value: object) -> object:
+    """gpg prints fingerprints in groups; YAML reads an all-digit one as a number."""
+    if isinstance(value, (int, float)):
+        raise ValueError("put the fingerprint in quotes: YAML read it as a number")
+    return value.replace(" ", "").upper() if isinstance(value, str) else value
+
+
+Fingerprint = Annotated[str, BeforeValidator(_fingerprint_text), StringConstraints(pattern=r"^[0-9A-F]{40}$"),
+                        Field(description="40 hex digits")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsMode(str, Enum):
+    implicit = "implicit"
+    starttls = "starttls"
+
+
+class Secret(Strict):
+    """Where a secret is read from: exactly one of `file`, `env`, `credential`."""
+
+    file: Path | None = None
+    env: str | None = None
+    credential: str | None = Field(None, description="name of a systemd credential ($CREDENTIALS_DIRECTORY/NAME)")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Secret":
+        given = [value for value in (self.file, self.env, self.credential) if value is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of file, env, credential")
+        return self
+
+    def read(self) -> str:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.env} is not set; set it or use file: instead")
+            return value
+        if self.credential is not None:
+            directory = os.environ.get("CREDENTIALS_DIRECTORY")
+            if directory is None:
+                raise ConfigError(f"credential {self.credential!r} asked for, but CREDENTIALS_DIRECTORY is not set "
+                                  "(run under systemd with LoadCredential=, or use file:)")
+            path = Path(directory) / self.credential
+        else:
+            assert self.file is not None
+            path = self.file
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as error:
+            raise ConfigError(f"cannot read secret file {path}: {error.strerror}") from None
+
+
+class Server(Strict):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    tls: TlsMode = TlsMode.implicit
+    ca_file: Path | None = Field(None, description="CA bundle to verify the server with, instead of the system store")
+    username: str | None = None
+    password: Secret | None = None
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _login_complete(self) -> "Server":
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+
+class Imap(Server):
+    port: int = Field(993, ge=1, le=65535)
+    username: str
+    password: Secret
+    idle_seconds: float = Field(60.0, gt=0, le=1740,
+                                description="length of one IDLE period; the server drops IDLE after 29 minutes")
+    poll_seconds: float = Field(60.0, gt=0, description="polling interval when the server has no IDLE")
+
+
+class Smtp(Server):
+    port: int = Field(465, ge=1, le=65535)
+
+
+class Folders(Strict):
+    inbox: str = "INBOX"
+    sent: str | None = Field("Sent", description="where the server keeps sent copies; null if it keeps none")
+    trash: str | None = Field("Trash", description="where the server moves deleted mail; null if it does not")
+
+
+class Gpg(Strict):
+    binary: str = "gpg"
+    inbound_home: Path = Field(description="the daemon's secret key and the trusted senders' public keys, nothing else")
+    outbound_home: Path = Field(description="the daemon's secret key and the school contacts' public keys")
+    key_fingerprint: Fingerprint
+    passphrase: Secret | None = None
+
+
+class Sender(Strict):
+    address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = "Leerplicht"
+    message_id_domain: str | None = Field(None, description="domain of outgoing Message-IDs; the address's by default")
+    subject: str = Field("Bericht van Leerplicht", description="the only subject outside the encryption: generic")
+
+    @property
+    def id_domain(self) -> str:
+        return self.message_id_domain or self.address.rsplit("@", 1)[1]
+
+
+class Ages(Strict):
+    minimum: int = Field(2, ge=0)
+    maximum: int = Field(20, ge=0)
+
+
+class Settings(Strict):
+    imap: Imap
+    smtp: Smtp
+    folders: Folders = Folders()
+    gpg: Gpg
+    sender: Sender
+    rules: Path = Path("rules.yaml")
+    templates: Path = Path("templates")
+    state_dir: Path = Path("/var/lib/hwc-mailer")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in state_dir by default")
+    ages: Ages = Ages()
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'hwc-mailer.db'}"
+
+
+def load_settings(path: Path) -> Settings:
+    """Read the service file; raise ConfigError that names the line on any problem."""
+    try:
+        settings = load_model(path, Settings)
+    except YamlProblem as problem:
+        where = f"{path}:{problem.line}:{problem.column}" if problem.line else str(path)
+        raise ConfigError(f"{where}: {problem.message}") from None
+    return _anchored(settings, path.resolve().parent)
+
+
+def _anchored(model: Model, base: Path) -> Model:
+    """The same settings with every relative path taken from the service file's directory."""
+    updates: dict[str, object] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Path) and not value.is_absolute():
+            updates[name] = base / value
+        elif isinstance(value, BaseModel):
+            updates[name] = _anchored(value, base)
+    return model.model_copy(update=updates)

@@ -1,0 +1,97 @@
+"""The thin loop around the pipeline: wait for mail, process it, keep systemd informed.
+
+IDLE when the server has it, in bounded periods that also serve as the polling
+safety net; plain polling otherwise. An outage (IMAP or SMTP down) closes the
+connection and retries with growing pauses; nothing is lost because every
+unfinished message simply stays in the inbox. SIGHUP reloads rules and
+templates, keeping the old ones when the new ones do not load.
+"""
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+import structlog
+
+from .errors import HwcError, MailboxUnavailable, TransportUnavailable
+from .pipeline import Context, Edges, process_waiting
+from .systemd import Notifier
+
+log = structlog.get_logger("hwc_mailer.daemon")
+
+MAX_BACKOFF = 300.0
+
+
+class Daemon:
+    def __init__(self, edges: Edges, context: Context, reload: Callable[[], Context], notifier: Notifier) -> None:
+        self.edges = edges
+        self.context = context
+        self._reload = reload
+        self._notify = notifier
+        self._stop = threading.Event()
+        self._reload_wanted = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _interrupted(self) -> bool:
+        """Polled about once a second while waiting: pets the watchdog, ends the wait on stop or reload."""
+        self._notify.watchdog()
+        return self._stop.is_set() or self._reload_wanted.is_set()
+
+    def install_signal_handlers(self) -> None:
+        def on_stop(_: int, __: FrameType | None) -> None:
+            self._stop.set()
+
+        def on_hup(_: int, __: FrameType | None) -> None:
+            self._reload_wanted.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def run(self) -> None:
+        settings = self.context.settings
+        wait_seconds = min(settings.imap.idle_seconds, settings.imap.poll_seconds)
+        backoff = 1.0
+        ready = False
+        while not self._stop.is_set():
+            if self._reload_wanted.is_set():
+                self._reload_now()
+            try:
+                outcomes = process_waiting(self.edges, self.context)
+                if outcomes:
+                    log.info("pass-done", count=len(outcomes))
+                if not ready:
+                    self._notify.ready()
+                    log.info("ready", folder=settings.folders.inbox)
+                    ready = True
+                self._notify.watchdog()
+                self.edges.mailbox.wait_for_mail(settings.folders.inbox, wait_seconds, self._interrupted)
+                backoff = 1.0
+            except (MailboxUnavailable, TransportUnavailable) as error:
+                log.error("outage", error=str(error), seconds=backoff)
+                self._notify.status(f"outage, retrying in {backoff:.0f}s")
+                self.edges.mailbox.close()
+                self._pause(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        self._notify.stopping()
+        self.edges.mailbox.close()
+        log.info("stopped")
+
+    def _reload_now(self) -> None:
+        self._reload_wanted.clear()
+        self._notify.reloading()
+        try:
+            self.context = self._reload()
+            log.info("reloaded")
+        except HwcError as error:
+            log.error("reload-failed", error=str(error))
+        self._notify.ready()
+
+    def _pause(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._interrupted() and time.monotonic() < deadline:
+            self._stop.wait(min(1.0, deadline - time.monotonic()))

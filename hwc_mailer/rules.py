@@ -1,0 +1,129 @@
+"""Routing rules: who may send signals, which schools exist, who reads their mail.
+
+Admins keep these in YAML (rules/ has a sample). Loading checks everything a
+pure check can: shapes of codes, addresses and fingerprints, and that no code,
+name or alias points at two schools, because an ambiguous name must never be
+resolved by guessing. Key presence is checked against the keyrings by `check`.
+"""
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .config import Fingerprint
+from .errors import RulesError
+from .yamlfile import YamlProblem, load_model
+
+SCHOOL_CODE = re.compile(r"^[0-9]{2}[A-Z]{2}([0-9]{2})?$")
+ADDRESS = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
+
+
+def normalise_code(value: str) -> str:
+    return re.sub(r"\s+", "", value).upper()
+
+
+def normalise_name(value: str) -> str:
+    """Case and spacing never distinguish two schools."""
+    return " ".join(value.split()).casefold()
+
+
+def normalise_address(value: str) -> str:
+    return value.strip().lower()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrustedSender(Strict):
+    name: str
+    addresses: tuple[str, ...] = Field(min_length=1)
+    fingerprints: tuple[Fingerprint, ...] = Field(min_length=1, description="primary key fingerprints")
+
+    @model_validator(mode="after")
+    def _valid_addresses(self) -> "TrustedSender":
+        for address in self.addresses:
+            if not re.match(ADDRESS, address):
+                raise ValueError(f"not an e-mail address: {address!r}")
+        return self
+
+    def signs_with(self, fingerprint: str) -> bool:
+        return fingerprint.upper() in {value.upper() for value in self.fingerprints}
+
+
+class Contact(Strict):
+    name: str
+    email: str = Field(pattern=ADDRESS)
+    fingerprint: Fingerprint
+
+
+class School(Strict):
+    code: str = Field(description="BRIN (12AB) or BRIN plus location (12AB00)")
+    name: str
+    aliases: tuple[str, ...] = ()
+    municipality: str
+    contacts: tuple[Contact, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid_code(self) -> "School":
+        if not SCHOOL_CODE.match(self.code):
+            raise ValueError(f"school code {self.code!r} is not a BRIN code like 12AB or 12AB00")
+        return self
+
+
+class Rules(Strict):
+    trusted_senders: tuple[TrustedSender, ...] = Field(min_length=1)
+    schools: tuple[School, ...] = ()
+
+    @model_validator(mode="after")
+    def _unambiguous(self) -> "Rules":
+        seen: dict[str, str] = {}
+        for school in self.schools:
+            keys = [("code", school.code)] + [("name", name) for name in (school.name, *school.aliases)]
+            for kind, value in keys:
+                key = f"{kind}:{normalise_code(value) if kind == 'code' else normalise_name(value)}"
+                if seen.get(key, school.code) != school.code:
+                    raise ValueError(f"{kind} {value!r} is used by schools {seen[key]} and {school.code}")
+                seen[key] = school.code
+        senders: dict[str, str] = {}
+        for sender in self.trusted_senders:
+            for address in sender.addresses:
+                owner = senders.setdefault(normalise_address(address), sender.name)
+                if owner != sender.name:
+                    raise ValueError(f"address {address!r} is listed for both {owner!r} and {sender.name!r}")
+        return self
+
+    @cached_property
+    def _by_code(self) -> dict[str, School]:
+        return {normalise_code(school.code): school for school in self.schools}
+
+    @cached_property
+    def _by_name(self) -> dict[str, School]:
+        return {normalise_name(name): school for school in self.schools for name in (school.name, *school.aliases)}
+
+    def school_by_code(self, code: str) -> School | None:
+        return self._by_code.get(normalise_code(code))
+
+    def schools_of_brin(self, brin: str) -> tuple[School, ...]:
+        """Every location of one BRIN: a bare BRIN with several locations is ambiguous."""
+        prefix = normalise_code(brin)[:4]
+        return tuple(school for code, school in self._by_code.items() if code[:4] == prefix)
+
+    def school_by_name(self, name: str) -> School | None:
+        return self._by_name.get(normalise_name(name))
+
+    def sender_for_address(self, address: str) -> TrustedSender | None:
+        wanted = normalise_address(address)
+        for sender in self.trusted_senders:
+            if wanted in (normalise_address(value) for value in sender.addresses):
+                return sender
+        return None
+
+
+def load_rules(path: Path) -> Rules:
+    try:
+        return load_model(path, Rules)
+    except YamlProblem as problem:
+        raise RulesError(problem.message, path=str(path), line=problem.line, column=problem.column) from None
