@@ -1,0 +1,107 @@
+"""The local demo: one signal through a real mail stack on 127.0.0.1, and what each party sees.
+
+Starts Dovecot and an SMTP relay with a throwaway CA, makes throwaway keys,
+delivers a signed and encrypted sample signal (two children, two schools) into
+the Leerplicht inbox, runs `hwc-mailer once`, then shows each school's mailbox
+decrypted with that school's own key, the emptied inbox and Sent folder, and
+`hwc-mailer stats`. Stops what it started and removes every file it made.
+Exit status 0 only when every one of those checks held.
+"""
+
+import email
+import email.policy
+import shutil
+import subprocess
+import sys
+import tempfile
+from email.message import EmailMessage
+from pathlib import Path
+
+from lab.dovecot import Dovecot
+from lab.gpg import kill_agents
+from lab.smtp import RelaySmtp
+from lab.tls import make_tls
+from lab.world import OFFICE, World, sample_signal
+
+CHILDREN = [
+    {"Naam": "Daan Voorbeeld", "Geboortedatum": "4 maart 2017", "School": "12AB00", "Kenmerk": "VT-2026-0042"},
+    {"Naam": "Noor Voorbeeld", "Geboortedatum": "21-09-2013", "School": "Basisschool Op de Heuvel"},
+]
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def hwc_mailer(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "hwc-mailer"), "--config", str(config), *args]
+    print("$ hwc-mailer " + " ".join(args), flush=True)
+    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    print(result.stdout, end="")
+    if result.stderr:
+        print("(log)\n" + result.stderr, end="")
+    return result
+
+
+def main() -> int:
+    directory = Path(tempfile.mkdtemp(prefix="hwc-demo-"))
+    directory.chmod(0o755)
+    failures: list[str] = []
+    try:
+        step("starting Dovecot (IMAP + LMTP) and an SMTP relay on 127.0.0.1 with a throwaway CA")
+        tls = make_tls(directory / "tls")
+        with Dovecot(directory / "dovecot", tls) as dovecot, RelaySmtp(dovecot, tls, {}) as relay:
+            print(f"IMAPS 127.0.0.1:{dovecot.imaps_port}, SMTP (STARTTLS) 127.0.0.1:{relay.port}")
+            step("making throwaway keys: Veilig Thuis, Leerplicht, two schools")
+            world = World(directory / "world", dovecot, relay, tls)
+            for school in world.schools:
+                print(f"{school.code} {school.name}: {school.address}, key {school.fingerprint}")
+
+            step("Veilig Thuis sends a signed and encrypted signal with two children to the Leerplicht inbox")
+            world.deliver_signal(world.signal_mail(sample_signal(CHILDREN)))
+            print(f"{OFFICE} INBOX holds {len(dovecot.messages(OFFICE))} message(s)")
+
+            step("running the daemon once")
+            if hwc_mailer(world.config_path, "check").returncode != 0:
+                failures.append("hwc-mailer check found problems")
+            if hwc_mailer(world.config_path, "once").returncode != 0:
+                failures.append("hwc-mailer once failed")
+
+            for school in world.schools:
+                step(f"what {school.name} ({school.address}) receives")
+                mails = world.school_mail(school)
+                if len(mails) != 1:
+                    failures.append(f"{school.code} received {len(mails)} mails instead of 1")
+                for raw in mails:
+                    message, decrypted = world.open_as(school, raw)
+                    print("-- on the wire (readable by anyone who sees the mail):")
+                    for name in ("From", "To", "Subject", "Message-ID", "Content-Type"):
+                        print(f"{name}: {message[name]}")
+                    signed = decrypted.valid and decrypted.pubkey_fingerprint == world.office
+                    print(f"-- decrypted with the school's own key (signature by Leerplicht: "
+                          f"{'good' if signed else 'MISSING'}):")
+                    inner = email.message_from_bytes(decrypted.data, policy=email.policy.default)
+                    print(f"Subject (protected): {inner['Subject']}\n")
+                    print(inner.get_content() if isinstance(inner, EmailMessage) else "(not a message)")
+                    if not (decrypted.ok and signed):
+                        failures.append(f"{school.code}: mail not decryptable or not signed by Leerplicht")
+
+            step("what is left with Leerplicht")
+            for folder in ("INBOX", "Sent"):
+                left = len(dovecot.messages(OFFICE, folder))
+                print(f"{folder}: {left} message(s)")
+                if left:
+                    failures.append(f"{folder} still holds {left} message(s)")
+
+            step("anonymous counters")
+            hwc_mailer(world.config_path, "stats")
+    finally:
+        for keyring in directory.rglob("pubring.kbx"):
+            kill_agents(keyring.parent)
+        shutil.rmtree(directory, ignore_errors=True)
+    step("demo " + ("succeeded" if not failures else "FAILED: " + "; ".join(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""A submission server on loopback that behaves like the provider's: TLS, AUTH, Sent copy.
+
+It relays every accepted message into the lab Dovecot over LMTP, so a test can send with
+the real SMTP client and then read what each recipient (and the sender's Sent) received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+import warnings
+from collections.abc import Awaitable, MutableMapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from lab.dovecot import HOST, Dovecot
+from lab.tls import LabTls
+
+_READY_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Received:
+    """What the relay accepted, for assertions on the envelope rather than the headers."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    content: bytes
+
+
+class RelayHandler:
+    """aiosmtpd handler: relays to Dovecot; `rcpt_reply`/`data_reply` inject failures.
+
+    Set either to an SMTP reply such as "451 4.3.0 try later" and that command answers
+    with it instead of proceeding; set it back to None to heal.
+    """
+
+    def __init__(self, dovecot: Dovecot, save_sent_copy: bool) -> None:
+        self.dovecot = dovecot
+        self.save_sent_copy = save_sent_copy
+        self.rcpt_reply: str | None = None
+        self.data_reply: str | None = None
+        self.received: list[Received] = []
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if self.rcpt_reply is not None:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
+        content = envelope.original_content or b""
+        try:
+            await asyncio.to_thread(self._relay, envelope.rcpt_tos, _login(session), content)
+        except smtplib.SMTPException as error:
+            return f"451 4.3.0 lab relay to LMTP failed: {error}"
+        self.received.append(
+            Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), content)
+        )
+        return "250 OK"
+
+    def _relay(self, recipients: list[str], sender_login: str, content: bytes) -> None:
+        """One LMTP transaction per recipient; then the sender's copy, as Microsoft 365 does."""
+        for recipient in recipients:
+            self.dovecot.deliver(recipient, content)
+        if self.save_sent_copy:
+            self.dovecot.deliver(sender_login, content, folder="Sent")
+
+
+class RelaySmtp:
+    """The relay server in a background thread; `users` maps address to password, live."""
+
+    def __init__(
+        self,
+        dovecot: Dovecot,
+        tls: LabTls,
+        users: MutableMapping[str, str],
+        *,
+        implicit_tls: bool = False,
+        save_sent_copy: bool = True,
+    ) -> None:
+        self.host = HOST
+        self.port = 0
+        self.users = users
+        self.implicit_tls = implicit_tls
+        self.handler = RelayHandler(dovecot, save_sent_copy)
+        self._tls = tls
+        self._controller: _LoopbackController | None = None
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def __enter__(self) -> RelaySmtp:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Listen on a free port; returns once a real connection got the banner."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self._tls.cert_file, self._tls.key_file)
+        if self.implicit_tls:
+            controller = _LoopbackController(
+                self.handler, ssl_context=context, **self._smtp_options(tls_on_connect=True)
+            )
+        else:
+            controller = _LoopbackController(
+                self.handler, tls_context=context, require_starttls=True,
+                **self._smtp_options(tls_on_connect=False),
+            )
+        controller.start()
+        self._controller = controller
+        self.port = controller.port
+
+    def stop(self) -> None:
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    def _smtp_options(self, *, tls_on_connect: bool) -> dict[str, Any]:
+        """aiosmtpd only counts STARTTLS as TLS for AUTH; with TLS on connect, allow AUTH."""
+        return {
+            "server_hostname": "localhost",
+            "auth_required": True,
+            "auth_require_tls": not tls_on_connect,
+            "authenticator": self._authenticate,
+        }
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+        auth_data: Any,
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        # handled=False: aiosmtpd then sends the 535 itself (True would leave the client hanging).
+        return AuthResult(
+            success=self.users.get(login) == password, handled=False, auth_data=auth_data
+        )
+
+
+class _LoopbackController(Controller):
+    """Binds 127.0.0.1 port 0 and learns the port, so parallel labs never collide."""
+
+    def __init__(self, handler: RelayHandler, **kwargs: Any) -> None:
+        super().__init__(handler, hostname=HOST, port=0, ready_timeout=_READY_TIMEOUT, **kwargs)
+
+    def factory(self) -> SMTP:
+        with warnings.catch_warnings():
+            # Expected for TLS on connect, where auth_require_tls must be off (see above).
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+            return SMTP(self.handler, **self.SMTP_kwargs)
+
+    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
+        return self._bind()
+
+    async def _bind(self) -> asyncio.AbstractServer:
+        server = await self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=0, ssl=self.ssl_context
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+
+def _login(session: Session) -> str:
+    auth_data = session.auth_data
+    assert isinstance(auth_data, LoginPassword), "auth_required guarantees a login"
+    return auth_data.login.decode()

@@ -1,0 +1,203 @@
+"""A whole small region on loopback: Veilig Thuis, a Leerplicht office, two schools.
+
+Shared by the demo and the end-to-end tests. It makes throwaway keys in separate
+gpg homes (Veilig Thuis signs, the daemon decrypts and signs, each school reads
+only its own mail), writes the daemon's service file and rules, and crafts
+signals the way a Veilig Thuis employee's mail client would.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import secrets
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import gnupg
+
+from lab.dovecot import Dovecot
+from lab.gpg import export_public, export_secret, generate_key, import_keys, new_home
+from lab.smtp import RelaySmtp
+from lab.tls import LabTls
+
+REPO = Path(__file__).resolve().parent.parent
+OFFICE = "leerplicht@maastricht.example.nl"
+VEILIG_THUIS = "hwc@veiligthuis-zl.example.nl"
+OTHER_SENDER = "hwc@veiligthuis-ln.example.nl"
+
+
+@dataclass(frozen=True)
+class LabSchool:
+    code: str
+    name: str
+    municipality: str
+    address: str
+    home: Path
+    fingerprint: str
+
+
+SCHOOLS = (
+    ("12AB00", "Basisschool De Regenboog", "Maastricht", "hwc@regenboog.example.nl"),
+    ("56EF00", "Basisschool Op de Heuvel", "Gulpen-Wittem", "hwc@opdeheuvel.example.nl"),
+)
+
+
+def sample_signal(children: list[dict[str, str]]) -> str:
+    """The plain text a Veilig Thuis employee types: greeting, data blocks, signature."""
+    blocks = "\n\n".join("\n".join(f"{label}: {value}" for label, value in child.items()) for child in children)
+    return (f"Beste collega van Leerplicht,\n\nHierbij een Handle with Care-signaal.\n\n{blocks}\n\n"
+            "Met vriendelijke groet,\n\nA. de Vries\nVeilig Thuis Zuid-Limburg\nTel. 088 - 000 00 00\n")
+
+
+class World:
+    def __init__(self, directory: Path, dovecot: Dovecot, smtp: RelaySmtp, tls: LabTls) -> None:
+        self.directory = directory
+        self.dovecot = dovecot
+        self.smtp = smtp
+        self.tls = tls
+        keys = directory / "g"
+        keys.mkdir(parents=True, exist_ok=True)
+        self.veilig_thuis_home = new_home(keys, "vt")
+        self.veilig_thuis = generate_key(self.veilig_thuis_home, f"Veilig Thuis Zuid-Limburg <{VEILIG_THUIS}>")
+        self.office_home = new_home(keys, "lp")
+        self.office = generate_key(self.office_home, f"Leerplicht Maastricht-Heuvelland <{OFFICE}>")
+        self.inbound_home = new_home(keys, "in")
+        self.outbound_home = new_home(keys, "out")
+        for home in (self.inbound_home, self.outbound_home):
+            import_keys(home, export_secret(self.office_home, self.office))
+        import_keys(self.inbound_home, export_public(self.veilig_thuis_home, self.veilig_thuis))
+        self.other_sender_home = new_home(keys, "vt2")
+        self.other_sender = generate_key(self.other_sender_home, f"Veilig Thuis Limburg-Noord <{OTHER_SENDER}>")
+        import_keys(self.inbound_home, export_public(self.other_sender_home, self.other_sender))
+        import_keys(self.other_sender_home, export_public(self.office_home, self.office))
+        import_keys(self.veilig_thuis_home, export_public(self.office_home, self.office))
+        self.schools: list[LabSchool] = []
+        for index, (code, name, municipality, address) in enumerate(SCHOOLS):
+            home = new_home(keys, f"s{index}")
+            fingerprint = generate_key(home, f"HWC {name} <{address}>")
+            import_keys(self.outbound_home, export_public(home, fingerprint))
+            import_keys(home, export_public(self.office_home, self.office))
+            self.schools.append(LabSchool(code, name, municipality, address, home, fingerprint))
+        self.office_password = secrets.token_urlsafe(12)
+        dovecot.add_user(OFFICE, self.office_password)
+        smtp.users[OFFICE] = self.office_password
+        for school in self.schools:
+            dovecot.add_user(school.address, secrets.token_urlsafe(12))
+        self.config_path = self.write_config(directory / "etc")
+
+    def write_config(self, etc: Path, *, state_dir: Path | None = None, ca_file: Path | None = None) -> Path:
+        """A service file for the daemon; `ca_file` replaces the lab CA (to test TLS refusals)."""
+        ca = ca_file or self.tls.ca_file
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "password").write_text(self.office_password)
+        (etc / "password").chmod(0o600)
+        (etc / "rules.yaml").write_text(self.rules_yaml())
+        config = etc / "config.yaml"
+        config.write_text(f"""\
+imap:
+  host: {self.dovecot.host}
+  port: {self.dovecot.imaps_port}
+  tls: implicit
+  ca_file: {ca}
+  username: {OFFICE}
+  password: {{file: password}}
+  idle_seconds: 30
+smtp:
+  host: {self.smtp.host}
+  port: {self.smtp.port}
+  tls: starttls
+  ca_file: {ca}
+  username: {OFFICE}
+  password: {{file: password}}
+gpg:
+  inbound_home: {self.inbound_home}
+  outbound_home: {self.outbound_home}
+  key_fingerprint: "{self.office}"
+sender:
+  address: {OFFICE}
+  name: Leerplicht Maastricht-Heuvelland
+rules: rules.yaml
+templates: {REPO / 'templates'}
+state_dir: {state_dir or etc.parent / 'state'}
+""")
+        return config
+
+    def rules_yaml(self) -> str:
+        schools = "".join(f"""\
+  - code: {school.code}
+    name: {school.name}
+    municipality: {school.municipality}
+    contacts:
+      - name: HWC-contactpersoon
+        email: {school.address}
+        fingerprint: "{school.fingerprint}"
+""" for school in self.schools)
+        return f"""\
+trusted_senders:
+  - name: Veilig Thuis Zuid-Limburg
+    addresses: [{VEILIG_THUIS}]
+    fingerprints: ["{self.veilig_thuis}"]
+  - name: Veilig Thuis Limburg-Noord
+    addresses: [{OTHER_SENDER}]
+    fingerprints: ["{self.other_sender}"]
+schools:
+{schools}"""
+
+    def _gpg(self, home: Path) -> gnupg.GPG:
+        return gnupg.GPG(gnupghome=str(home))
+
+    def armored(self, plaintext: bytes, *, signer: str | None = None, signer_home: Path | None = None,
+                recipient: str | None = None) -> bytes:
+        """Encrypted to the office key and signed by Veilig Thuis, unless told otherwise."""
+        result = self._gpg(signer_home or self.veilig_thuis_home).encrypt(
+            plaintext, [recipient or self.office], sign=signer if signer is not None else self.veilig_thuis,
+            always_trust=True, armor=True)
+        assert result.ok, result.status
+        return bytes(result.data)
+
+    def signal_mail(self, text: str, *, html: str | None = None, inline: bool = False, sender: str = VEILIG_THUIS,
+                    encrypted: bytes | None = None) -> bytes:
+        """A signal as Thunderbird sends it: PGP/MIME by default, or one inline armored block."""
+        message = EmailMessage(policy=email.policy.SMTP)
+        message["From"] = f"Veilig Thuis Zuid-Limburg <{sender}>"
+        message["To"] = OFFICE
+        message["Subject"] = "Melding"
+        message["Message-ID"] = make_msgid(domain="veiligthuis-zl.example.nl")
+        if inline:
+            message.set_content((encrypted or self.armored(text.encode())).decode("ascii"), cte="7bit")
+            return message.as_bytes()
+        inner = EmailMessage(policy=email.policy.SMTP)
+        if html is None or text:
+            inner.set_content(text)
+        if html is not None:
+            if text:
+                inner.add_alternative(html, subtype="html")
+            else:
+                inner.set_content(html, subtype="html")
+        message.set_type("multipart/encrypted")
+        message.set_param("protocol", "application/pgp-encrypted")
+        control = EmailMessage(policy=email.policy.SMTP)
+        control.set_content(b"Version: 1\r\n", maintype="application", subtype="pgp-encrypted", cte="7bit")
+        body = EmailMessage(policy=email.policy.SMTP)
+        body.set_content(encrypted or self.armored(inner.as_bytes()), maintype="application",
+                         subtype="octet-stream", cte="7bit", filename="encrypted.asc")
+        message.attach(control)
+        message.attach(body)
+        return message.as_bytes()
+
+    def deliver_signal(self, raw: bytes) -> None:
+        self.dovecot.deliver(OFFICE, raw)
+
+    def school_mail(self, school: LabSchool) -> list[bytes]:
+        return self.dovecot.messages(school.address)
+
+    def open_as(self, school: LabSchool, raw: bytes) -> tuple[EmailMessage, gnupg.Crypt]:
+        """What the school's contact sees: the outer message and gpg's decryption of its payload."""
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        parts = message.get_payload()
+        assert isinstance(parts, list)
+        decrypted = self._gpg(school.home).decrypt(parts[1].get_payload(decode=True), always_trust=True)
+        return message, decrypted

@@ -1,0 +1,268 @@
+"""A real signal through real Dovecot, SMTP and gpg: what schools, officers and admins would see."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab.dovecot import Dovecot
+from lab.smtp import RelaySmtp
+from lab.tls import LabTls, make_tls
+from lab.world import OFFICE, OTHER_SENDER, World, sample_signal
+
+TIM = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
+SARA = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
+PERSONAL = ("Tim Testkind", "Sara Testkind", "Testkind", "14-03-2017", "2017-03-14", "2 mei 2013", "02-05-2013",
+            "2013-05-02", "VT-2026-0417")
+HTML_SIGNAL = """<html><head><style>p.MsoNormal{margin:0}</style></head><body>
+<p class=MsoNormal>Beste collega,</p><p class=MsoNormal>Hierbij een <b>Handle with Care</b>-signaal.</p>
+<p class=MsoNormal><b>Naam:</b>&nbsp;Tim Testkind</p><p class=MsoNormal><b>Geboortedatum:</b> 14-03-2017</p>
+<p class=MsoNormal><b>School:</b> 12AB00</p><p class=MsoNormal>&nbsp;</p>
+<p class=MsoNormal><b>Naam:</b> Sara Testkind</p><p class=MsoNormal><b>Geboortedatum:</b> 2 mei 2013</p>
+<p class=MsoNormal><b>School:</b> Basisschool Op de Heuvel</p>
+<p class=MsoNormal>Met vriendelijke groet,<br>A. de Vries<br>Veilig Thuis Zuid-Limburg</p></body></html>"""
+
+
+@pytest.fixture(scope="session")
+def world(lab_dir: Path, dovecot: Dovecot, smtp_relay: RelaySmtp, lab_tls: LabTls) -> World:
+    return World(lab_dir / "world", dovecot, smtp_relay, lab_tls)
+
+
+@dataclass
+class Run:
+    """One daemon installation: its own service file, state dir and temp dir."""
+
+    world: World
+    directory: Path
+    config: Path
+
+    @property
+    def written(self) -> list[Path]:
+        """Every file the daemon could have written: state, config dir, temp dir, both gpg homes."""
+        roots = [self.directory, self.world.inbound_home, self.world.outbound_home]
+        return [path for root in roots for path in root.rglob("*") if path.is_file()]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "TMPDIR": str(self.directory / "tmp")}
+        return subprocess.run([sys.executable, "-m", "hwc_mailer", "-c", str(self.config), *args],
+                              capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+
+    def counters(self) -> list[dict[str, object]]:
+        result = self.cli("stats", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def totals(self) -> tuple[int, int, int]:
+        rows = self.counters()
+        return (sum(int(row["signals"]) for row in rows), sum(int(row["children"]) for row in rows),
+                sum(int(row["schools"]) for row in rows))
+
+
+@pytest.fixture
+def run(world: World, mail: Dovecot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    directory = tmp_path_factory.mktemp("run")
+    (directory / "tmp").mkdir()
+    yield Run(world, directory, world.write_config(directory / "etc", state_dir=directory / "state"))
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def assert_no_personal_data(texts: list[str], files: list[Path]) -> None:
+    for text in texts:
+        for value in PERSONAL:
+            assert value not in text
+    for path in files:
+        content = path.read_bytes()
+        for value in PERSONAL:
+            assert value.encode() not in content, f"{value!r} found in {path}"
+
+
+def clear_headers(raw: bytes) -> str:
+    return raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+
+
+def two_children_signal(world: World, form: str) -> bytes:
+    if form == "html-only":
+        return world.signal_mail("", html=HTML_SIGNAL)
+    text = sample_signal([TIM, SARA])
+    return world.signal_mail(text, inline=form == "inline")
+
+
+@pytest.mark.parametrize("form", ["pgp-mime", "inline", "html-only"])
+def test_each_school_gets_only_its_own_child_encrypted_and_nothing_is_kept(run: Run, form: str) -> None:
+    world = run.world
+    world.deliver_signal(two_children_signal(world, form))
+
+    result = run.cli("once")
+
+    assert result.returncode == 0, result.stderr
+    assert "1 delivered" in result.stdout
+    regenboog, heuvel = world.schools
+    for school, own, sibling in ((regenboog, TIM, SARA), (heuvel, SARA, TIM)):
+        (raw,) = world.school_mail(school)
+        message, decrypted = world.open_as(school, raw)
+        assert decrypted.ok and decrypted.valid
+        assert decrypted.pubkey_fingerprint == world.office
+        plain = decrypted.data.decode()
+        assert own["Naam"] in plain and sibling["Naam"] not in plain
+        assert "Handle with Care" in plain and TIM["Kenmerk"] not in plain
+        assert message["Subject"] == "Bericht van Leerplicht"
+        assert message.get_content_type() == "multipart/encrypted"
+        for value in PERSONAL:
+            assert value not in clear_headers(raw)
+        other = heuvel if school is regenboog else regenboog
+        _, foreign = world.open_as(other, raw)
+        assert not foreign.ok
+    assert "14-03-2017" in world.open_as(regenboog, world.school_mail(regenboog)[0])[1].data.decode()
+    assert "02-05-2013" in world.open_as(heuvel, world.school_mail(heuvel)[0])[1].data.decode()
+    assert world.dovecot.messages(OFFICE) == []
+    assert world.dovecot.messages(OFFICE, "Sent") == []
+    assert run.totals() == (1, 2, 2)
+    assert_no_personal_data([result.stdout, result.stderr], run.written)
+
+
+def _unsigned(world: World) -> bytes:
+    return world.signal_mail("", encrypted=world.armored(
+        f"Content-Type: text/plain\r\n\r\n{sample_signal([TIM])}".encode(), signer=""))
+
+
+def _unknown_key(world: World) -> bytes:
+    outsider = world.schools[0]
+    encrypted = world.armored(f"Content-Type: text/plain\r\n\r\n{sample_signal([TIM])}".encode(),
+                              signer=outsider.fingerprint, signer_home=outsider.home)
+    return world.signal_mail("", encrypted=encrypted)
+
+
+def _other_senders_key(world: World) -> bytes:
+    encrypted = world.armored(f"Content-Type: text/plain\r\n\r\n{sample_signal([TIM])}".encode(),
+                              signer=world.other_sender, signer_home=world.other_sender_home)
+    return world.signal_mail("", encrypted=encrypted)
+
+
+def _not_encrypted(world: World) -> bytes:
+    raw = world.signal_mail(sample_signal([TIM]), inline=True)
+    head, _ = raw.split(b"\r\n\r\n", 1)
+    return head + b"\r\n\r\n" + sample_signal([TIM]).encode()
+
+
+REFUSED = {
+    "unsigned": (_unsigned, "quarantined:unsigned"),
+    "unknown-key": (_unknown_key, "quarantined:unknown-key"),
+    "another-senders-key": (_other_senders_key, "quarantined:wrong-signer"),
+    "plaintext": (_not_encrypted, "quarantined:not-encrypted"),
+    "unknown-school": (lambda world: world.signal_mail(sample_signal([{**TIM, "School": "99ZZ00"}])),
+                       "manual:unknown-school"),
+    "bad-date": (lambda world: world.signal_mail(sample_signal([{**TIM, "Geboortedatum": "31-02-2017"}])),
+                 "manual:invalid-date"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_no_mail_leaves_for_a_signal_that_is_not_safe(run: Run, case: str) -> None:
+    world = run.world
+    build, outcome = REFUSED[case]
+    world.deliver_signal(build(world))
+    sent_before = len(world.smtp.received)
+
+    result = run.cli("once")
+
+    assert result.returncode == 0, result.stderr
+    assert f"held: {outcome}" in result.stdout
+    assert len(world.smtp.received) == sent_before
+    assert all(world.school_mail(school) == [] for school in world.schools)
+    assert len(world.dovecot.messages(OFFICE)) == 1
+    assert [row["outcome"] for row in run.counters()] == [outcome]
+    again = run.cli("once")
+    assert "processed 0 message(s)" in again.stdout
+    assert_no_personal_data([result.stdout, result.stderr], run.written)
+
+
+def test_mail_from_people_is_left_alone(run: Run) -> None:
+    world = run.world
+    world.deliver_signal(b"From: Collega <collega@maastricht.example.nl>\r\nTo: " + OFFICE.encode() +
+                         b"\r\nSubject: Lunch\r\nMessage-ID: <lunch@example.nl>\r\n\r\nZullen we lunchen?\r\n")
+
+    result = run.cli("once")
+
+    assert "1 not ours" in result.stdout
+    (raw,) = world.dovecot.messages(OFFICE)
+    assert b"Zullen we lunchen?" in raw
+    assert run.counters() == []
+
+
+def test_a_trusted_address_with_two_from_addresses_is_refused(run: Run) -> None:
+    world = run.world
+    raw = world.signal_mail(sample_signal([TIM]))
+    raw = raw.replace(b"From: Veilig Thuis", f"From: <{OTHER_SENDER}>,".encode() + b" Veilig Thuis", 1)
+    world.deliver_signal(raw)
+
+    result = run.cli("once")
+
+    assert "held: quarantined:multiple-from" in result.stdout
+    assert all(world.school_mail(school) == [] for school in world.schools)
+
+
+def test_daemon_forwards_a_signal_that_arrives_while_it_waits(run: Run) -> None:
+    world = run.world
+    env = {**os.environ, "TMPDIR": str(run.directory / "tmp")}
+    daemon = subprocess.Popen([sys.executable, "-m", "hwc_mailer", "-c", str(run.config), "run"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                              stdin=subprocess.DEVNULL)
+    try:
+        assert _wait_for_line(daemon, '"event": "ready"'), "daemon never became ready"
+        world.deliver_signal(two_children_signal(world, "pgp-mime"))
+        assert _eventually(lambda: all(world.school_mail(school) for school in world.schools))
+        assert _eventually(lambda: world.dovecot.messages(OFFICE) == [])
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
+    assert '"event": "stopped"' in stderr
+    assert_no_personal_data([stderr], run.written)
+
+
+def test_an_unknown_certificate_authority_stops_everything_before_login(run: Run, lab_dir: Path) -> None:
+    world = run.world
+    stranger = make_tls(run.directory / "other-ca", ca_name="Another CA")
+    config = world.write_config(run.directory / "etc2", state_dir=run.directory / "state", ca_file=stranger.ca_file)
+    world.deliver_signal(two_children_signal(world, "pgp-mime"))
+
+    result = subprocess.run([sys.executable, "-m", "hwc_mailer", "-c", str(config), "once"], capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    assert result.returncode == 1
+    assert "IMAP server" in result.stderr and "CA file" in result.stderr
+    assert len(world.dovecot.messages(OFFICE)) == 1
+    assert all(world.school_mail(school) == [] for school in world.schools)
+
+
+def _wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float = 30.0) -> bool:
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if marker in line:
+            return True
+        if not line and process.poll() is not None:
+            return False
+    return False
+
+
+def _eventually(condition: object, timeout: float = 30.0) -> bool:
+    """Await a condition on the servers; the bound only keeps a broken build from hanging."""
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
