@@ -166,6 +166,15 @@ class Dovecot:
         temporary.write_text("".join(entries))
         temporary.chmod(0o644)
         temporary.replace(self.users_path)
+        self._await_user(address)
+
+    def _await_user(self, address: str) -> None:
+        """Dovecot looks at the passwd-file at most once a second: wait until it knows the user."""
+        deadline = time.monotonic() + _TIMEOUT
+        while self._doveadm("user", address, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dovecot did not pick up user {address}")
+            time.sleep(0.05)
 
     def deliver(self, address: str, raw: bytes, folder: str | None = None) -> None:
         """Deliver over LMTP, one recipient per transaction (LMTP replies per recipient)."""
