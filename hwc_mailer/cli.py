@@ -20,12 +20,13 @@ from . import logging as hwc_logging
 from .access import login_for
 from .compose import Templates
 from .config import Settings, load_settings
-from .crypto import Keyring, KeyState
+from .crypto import Keyring
 from .daemon import Daemon
 from .errors import HwcError, MailboxUnavailable, TransportUnavailable
 from .intake import NotOurs
+from .keys import import_keys, key_statuses, keyring_problems
 from .mailbox import ImapMailbox
-from .pipeline import Context, Delivered, Edges, Manual, Quarantined, process_waiting
+from .pipeline import Context, Delivered, Edges, Manual, Pipeline, Quarantined
 from .rules import load_rules
 from .store import Store
 from .systemd import Notifier
@@ -36,10 +37,10 @@ log = structlog.get_logger("hwc_mailer.cli")
 DEFAULT_CONFIG = "/etc/hwc-mailer/config.yaml"
 
 
-def id_secret(state_dir: Path) -> bytes:
-    """The key for outgoing Message-IDs: made once, kept with the state, readable by us only."""
+def state_secret(state_dir: Path) -> bytes:
+    """The key for outgoing Message-IDs and replay hashes: made once, kept with the state, readable by us only."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = state_dir / "message-id.key"
+    path = state_dir / "secret.key"
     if not path.exists():
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
@@ -49,7 +50,7 @@ def id_secret(state_dir: Path) -> bytes:
 
 def load_context(settings: Settings) -> Context:
     return Context(settings=settings, rules=load_rules(settings.rules), templates=Templates(settings.templates),
-                   id_secret=id_secret(settings.state_dir), now=lambda: datetime.now(timezone.utc))
+                   secret=state_secret(settings.state_dir), now=lambda: datetime.now(timezone.utc))
 
 
 def open_edges(settings: Settings) -> Edges:
@@ -100,7 +101,7 @@ def once(invocation: Invocation) -> None:
         _fail(error)
     try:
         with edges.mailbox:
-            outcomes = process_waiting(edges, context)
+            outcomes = Pipeline(edges, context).process_waiting()
     except (MailboxUnavailable, TransportUnavailable) as error:
         log.error("outage", error=str(error))
         click.echo(f"error: {error}", err=True)
@@ -161,25 +162,11 @@ def check(invocation: Invocation, offline: bool) -> None:
 
 
 def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str]:
-    own = settings.gpg.key_fingerprint
-    problems = [f"the daemon's secret key {own} is missing from {keyring.home}"
-                for keyring in (edges.inbound, edges.outbound) if not keyring.has_secret_key(own)]
-    for sender in context.rules.trusted_senders:
-        for fingerprint in sender.fingerprints:
-            state = edges.inbound.key_state(fingerprint)
-            if state in (KeyState.missing, KeyState.expired, KeyState.revoked):
-                problems.append(f"trusted sender {sender.name!r}: key {fingerprint} is {state.value} "
-                                f"in {edges.inbound.home}")
-    for school in context.rules.schools:
-        for contact in school.contacts:
-            state = edges.outbound.key_state(contact.fingerprint)
-            if state is not KeyState.ok:
-                problems.append(f"school {school.code} contact {contact.email}: key {contact.fingerprint} is "
-                                f"{state.value} in {edges.outbound.home}")
-            if edges.inbound.key_state(contact.fingerprint) is not KeyState.missing:
-                problems.append(f"school {school.code} contact {contact.email}: key {contact.fingerprint} is in the "
-                                f"inbound keyring {edges.inbound.home}; remove it, it could vouch for a signal")
-    return problems
+    now = context.now()
+    statuses = key_statuses(settings, context.rules, edges.inbound, edges.outbound, now)
+    problems = [f"{status.ref.role.value} {status.ref.owner}: key {status.ref.fingerprint} is "
+                f"{status.describe(now)}" for status in statuses if status.problem]
+    return problems + keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
 
 
 def connection_problems(edges: Edges) -> list[str]:
@@ -219,3 +206,49 @@ def stats(invocation: Invocation, as_json: bool) -> None:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
     totals = {key: sum(row[key] for row in rows) for key in ("signals", "children", "schools")}
     click.echo(f"total: {totals['signals']} signal(s), {totals['children']} child(ren), {totals['schools']} school(s)")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def keys(ctx: click.Context) -> None:
+    """Every key the config and rules reference, with its state; exit 1 on any problem."""
+    if ctx.invoked_subcommand is not None:
+        return
+    invocation: Invocation = ctx.obj
+    try:
+        settings = _settings(invocation)
+        context = load_context(settings)
+        edges = open_edges(settings)
+    except HwcError as error:
+        _fail(error)
+    now = context.now()
+    statuses = key_statuses(settings, context.rules, edges.inbound, edges.outbound, now)
+    for status in statuses:
+        click.echo(f"{status.describe(now):<22} {status.ref.role.value:<8} {status.ref.fingerprint}  {status.ref.owner}")
+    extra = keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
+    for problem in extra:
+        click.echo(f"problem: {problem}")
+    edges.store.close()
+    sys.exit(1 if extra or any(status.problem for status in statuses) else 0)
+
+
+@keys.command("import")
+@click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def keys_import(invocation: Invocation, key_file: Path) -> None:
+    """Import the keys in KEY_FILE that the rules list (and certify them); refuse all others."""
+    try:
+        settings = _settings(invocation)
+        context = load_context(settings)
+        edges = open_edges(settings)
+        outcome = import_keys(key_file.read_bytes(), settings, context.rules, edges.inbound, edges.outbound)
+    except HwcError as error:
+        _fail(error)
+    edges.store.close()
+    for ref in outcome.imported:
+        click.echo(f"imported and certified {ref.fingerprint} ({ref.role.value} {ref.owner})")
+    for fingerprint in outcome.refused:
+        click.echo(f"refused {fingerprint}: the rules do not list this key; add it to the rules first", err=True)
+    if not outcome.imported and not outcome.refused:
+        click.echo("no keys found in the file", err=True)
+    sys.exit(1 if outcome.refused or not outcome.imported else 0)

@@ -23,17 +23,18 @@ from .config import Sender
 from .errors import TemplateError
 from .routing import Delivery
 
-NOTICE_BODY = "school_notice.txt.j2"
-NOTICE_SUBJECT = "school_notice.subject.j2"
+NOTICE = "school_notice"
+ALERT = "officer_alert"
 
 
 @dataclass(frozen=True)
 class Notice:
-    school_code: str
+    """A mail ready for encryption: outer headers hold nothing personal, `inner` holds the rest."""
+
     recipients: tuple[str, ...]
     fingerprints: tuple[str, ...]
-    headers: tuple[tuple[str, str], ...]   # outer headers, none with personal data
-    inner: bytes                           # the MIME entity that gets encrypted
+    headers: tuple[tuple[str, str], ...]
+    inner: bytes
 
 
 def dutch_date(value: date) -> str:
@@ -41,30 +42,35 @@ def dutch_date(value: date) -> str:
 
 
 class Templates:
-    """The sandboxed Jinja2 templates an admin may edit; a broken one fails at load, not at 23:40."""
+    """The sandboxed Jinja2 templates an admin may edit; a broken one fails at load, not at 23:40.
+
+    Each mail is a pair: NAME.subject.j2 (one line) and NAME.txt.j2 (the body).
+    """
 
     def __init__(self, directory: Path) -> None:
         self._env = SandboxedEnvironment(loader=FileSystemLoader(directory), undefined=StrictUndefined,
                                          autoescape=False, keep_trailing_newline=True)
         self._env.filters["datum"] = dutch_date
+        self.directory = directory
         try:
-            self._body = self._env.get_template(NOTICE_BODY)
-            self._subject = self._env.get_template(NOTICE_SUBJECT)
+            self._pairs = {name: (self._env.get_template(f"{name}.subject.j2"), self._env.get_template(f"{name}.txt.j2"))
+                           for name in (NOTICE, ALERT)}
         except JinjaError as error:
             raise TemplateError(f"template in {directory} cannot be loaded: {type(error).__name__}: "
                                 f"{getattr(error, 'message', '')}") from None
-        self.directory = directory
+
+    def render(self, name: str, values: dict[str, object]) -> tuple[str, str]:
+        """(subject, body). Errors name the template, never the data."""
+        subject_template, body_template = self._pairs[name]
+        try:
+            return " ".join(subject_template.render(values).split()), body_template.render(values)
+        except JinjaError as error:
+            raise TemplateError(f"template {name} in {self.directory} failed to render: "
+                                f"{type(error).__name__}") from None
 
     def render_notice(self, delivery: Delivery, sender: Sender) -> tuple[str, str]:
-        """(subject, body) for one school. Errors name the template, never the data."""
-        values = {"school": delivery.school, "children": delivery.children, "sender": sender,
-                  "contacts": delivery.school.contacts}
-        try:
-            subject = " ".join(self._subject.render(values).split())
-            body = self._body.render(values)
-        except JinjaError as error:
-            raise TemplateError(f"template in {self.directory} failed to render: {type(error).__name__}") from None
-        return subject, body
+        return self.render(NOTICE, {"school": delivery.school, "children": delivery.children, "sender": sender,
+                                    "contacts": delivery.school.contacts})
 
 
 def outgoing_message_id(secret: bytes, source_id: str, school_code: str, domain: str) -> str:
@@ -73,22 +79,42 @@ def outgoing_message_id(secret: bytes, source_id: str, school_code: str, domain:
     return f"<hwc.{digest}@{domain}>"
 
 
+def envelope(sender: Sender, recipients: list[tuple[str, str]], subject: str, *, message_id: str,
+             now: datetime) -> tuple[tuple[str, str], ...]:
+    to_header = ", ".join(str(Address(name, addr_spec=address)) for name, address in recipients)
+    return (("From", str(Address(sender.name, addr_spec=sender.address))), ("To", to_header),
+            ("Subject", subject), ("Date", format_datetime(now)), ("Message-ID", message_id))
+
+
+def protected(headers: tuple[tuple[str, str], ...], real_subject: str, body: str) -> bytes:
+    """The entity to encrypt: the real subject inside (RFC 9788), the outer one recorded as HP-Outer."""
+    inner = EmailMessage(policy=SMTP)
+    outer_subject = dict(headers)["Subject"]
+    for name, value in headers:
+        inner[name] = real_subject if name == "Subject" else value
+    inner["HP-Outer"] = f"Subject: {outer_subject}"
+    inner.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
+    inner.set_param("protected-headers", "v1")
+    return inner.as_bytes()
+
+
+def plain(headers: tuple[tuple[str, str], ...], body: str) -> EmailMessage:
+    """Unencrypted mail: only for officer alerts to an officer without a key, which carry no personal data."""
+    message = EmailMessage(policy=SMTP)
+    for name, value in headers:
+        message[name] = value
+    message.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
+    return message
+
+
 def compose_notice(delivery: Delivery, sender: Sender, templates: Templates, *, message_id: str,
                    now: datetime) -> Notice:
     subject, body = templates.render_notice(delivery, sender)
-    school = delivery.school
-    from_header = str(Address(sender.name, addr_spec=sender.address))
-    to_header = ", ".join(str(Address(contact.name, addr_spec=contact.email)) for contact in school.contacts)
-    outer = (("From", from_header), ("To", to_header), ("Subject", sender.subject),
-             ("Date", format_datetime(now)), ("Message-ID", message_id))
-    inner = EmailMessage(policy=SMTP)
-    for name, value in outer:
-        inner[name] = subject if name == "Subject" else value
-    inner["HP-Outer"] = f"Subject: {sender.subject}"
-    inner.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
-    inner.set_param("protected-headers", "v1")
-    return Notice(school.code, tuple(contact.email for contact in school.contacts),
-                  tuple(contact.fingerprint for contact in school.contacts), outer, inner.as_bytes())
+    contacts = delivery.school.contacts
+    headers = envelope(sender, [(contact.name, contact.email) for contact in contacts], sender.subject,
+                       message_id=message_id, now=now)
+    return Notice(tuple(contact.email for contact in contacts), tuple(contact.fingerprint for contact in contacts),
+                  headers, protected(headers, subject, body))
 
 
 def pgp_mime(notice: Notice, armored: bytes) -> EmailMessage:

@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, StringConstraints, model_validator
 
 from .errors import ConfigError
 from .yamlfile import YamlProblem, load_model
@@ -108,6 +108,8 @@ class Folders(Strict):
     inbox: str = "INBOX"
     sent: str | None = Field("Sent", description="where the server keeps sent copies; null if it keeps none")
     trash: str | None = Field("Trash", description="where the server moves deleted mail; null if it does not")
+    quarantine: str = Field("HWC-Quarantaine", description="mail that claims a trusted sender but is not authentic")
+    manual: str = Field("HWC-Handmatig", description="signals a person must finish")
 
 
 class Gpg(Strict):
@@ -124,6 +126,13 @@ class Sender(Strict):
     message_id_domain: str | None = Field(None, description="domain of outgoing Message-IDs; the address's by default")
     subject: str = Field("Bericht van Leerplicht", description="the only subject outside the encryption: generic")
 
+    @field_validator("subject")
+    @classmethod
+    def _no_template_fields(cls, value: str) -> str:
+        if any(marker in value for marker in ("{{", "{%", "{#", "}}")):
+            raise ValueError("the outer subject is fixed text: template fields could put personal data in clear")
+        return value
+
     @property
     def id_domain(self) -> str:
         return self.message_id_domain or self.address.rsplit("@", 1)[1]
@@ -132,6 +141,25 @@ class Sender(Strict):
 class Ages(Strict):
     minimum: int = Field(2, ge=0)
     maximum: int = Field(20, ge=0)
+
+
+class Limits(Strict):
+    """Caps on what one message may cost; over a cap a trusted sender's mail is quarantined."""
+
+    max_message_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_mime_depth: int = Field(8, gt=0)
+    max_mime_parts: int = Field(50, gt=0)
+
+
+class Trust(Strict):
+    max_signature_age_days: float = Field(14, gt=0, description="older signatures are quarantined")
+    max_clock_skew_minutes: float = Field(60, ge=0, description="how far in the future a signature may be")
+    replay_days: int = Field(90, gt=0, description="how long a processed signal's fingerprint is remembered")
+
+
+class Alerts(Strict):
+    key_expiry_days: int = Field(30, ge=0, description="warn about keys that expire within this many days")
+    key_check_hour: int = Field(7, ge=0, le=23, description="hour of the daily key check (local time)")
 
 
 class Settings(Strict):
@@ -145,6 +173,9 @@ class Settings(Strict):
     state_dir: Path = Path("/var/lib/hwc-mailer")
     database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in state_dir by default")
     ages: Ages = Ages()
+    limits: Limits = Limits()
+    trust: Trust = Trust()
+    alerts: Alerts = Alerts()
 
     @property
     def database(self) -> str:

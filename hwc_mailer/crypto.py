@@ -8,10 +8,13 @@ python-gnupg says 'decryption ok' and hands out the plaintext even when the
 signature is missing, unknown, expired or the ciphertext was tampered with, and
 its `valid` is True for a signature by any key in the keyring. So a signature is
 accepted only when every one of its indicators agrees; anything else is a
-`Refused` value with a reason code. Trust in a key comes from the rules (the
-caller compares fingerprints), not from gpg's web of trust.
+`Refused` value with a reason code. Trust in a key comes from the rules: the
+caller compares fingerprints, and a recipient key must be certified by the
+daemon's key, which `hwc-mailer keys import` does only for keys the rules list.
 """
 
+import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,6 +44,23 @@ class KeyState(str, Enum):
     expired = "expired"
     revoked = "revoked"
     cannot_encrypt = "cannot-encrypt"
+    not_certified = "not-certified"
+    wrong_address = "wrong-address"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    fingerprint: str
+    state: KeyState
+    expires: datetime | None = None
+
+    def expires_within(self, now: datetime, days: int) -> bool:
+        return self.expires is not None and (self.expires - now).total_seconds() < days * 86400
+
+
+MINIMUM_GNUPG = (2, 2, 36)
+HARDENING = ["--no-auto-key-retrieve", "--no-auto-key-import", "--no-auto-key-locate", "--no-encrypt-to"]
+CERTIFIED_VALIDITY = ("f", "u")
 
 
 class Keyring:
@@ -48,9 +68,13 @@ class Keyring:
         if not home.is_dir():
             raise CryptoError(f"gpg home {home} does not exist; create it and import the keys (see README)")
         try:
-            self._gpg = gnupg.GPG(gpgbinary=binary, gnupghome=str(home))
+            self._gpg = gnupg.GPG(gpgbinary=binary, gnupghome=str(home), options=HARDENING)
         except (OSError, ValueError) as error:
             raise CryptoError(f"cannot run gpg {binary!r} with home {home}: {error}") from None
+        version = tuple(self._gpg.version or ())
+        if version < MINIMUM_GNUPG:
+            raise CryptoError(f"GnuPG {'.'.join(map(str, version)) or '?'} is too old: 2.2.36 or newer is needed "
+                              "(earlier versions let signed data inject status lines)")
         self._passphrase = passphrase
         self.home = home
 
@@ -79,29 +103,81 @@ class Keyring:
         """ASCII-armored ciphertext for exactly `recipients`, signed by `signer`."""
         if not recipients:
             raise CryptoError("refusing to encrypt to nobody")
-        result = self._gpg.encrypt(data, list(recipients), sign=signer, always_trust=True, armor=True,
-                                   passphrase=self._passphrase)
+        result = self._gpg.encrypt(data, list(recipients), sign=signer, armor=True, passphrase=self._passphrase)
         if not result.ok or result.returncode != 0:
             raise CryptoError(f"gpg could not encrypt and sign in {self.home} ({result.status}); "
                               "run `hwc-mailer check` to see which key is unusable")
         return bytes(result.data)
 
-    def key_state(self, fingerprint: str) -> KeyState:
-        keys = [key for key in self._gpg.list_keys() if key["fingerprint"].upper() == fingerprint.upper()]
-        if not keys:
-            return KeyState.missing
-        key = keys[0]
-        if key.get("trust") == "r":
-            return KeyState.revoked
-        if key.get("trust") == "e":
-            return KeyState.expired
-        if "E" not in key.get("cap", ""):
-            return KeyState.cannot_encrypt
-        return KeyState.ok
+    def inspect(self, fingerprint: str, address: str | None = None) -> KeyInfo:
+        """What a key is good for: only `ok` keys are ever encrypted to.
+
+        Certified means locally signed by the daemon's key (`hwc-mailer keys import`
+        does that after checking the fingerprint against the rules); `address`, when
+        given, must be one of the key's user ids.
+        """
+        wanted = fingerprint.upper()
+        key = next((key for key in self._gpg.list_keys() if key["fingerprint"].upper() == wanted), None)
+        if key is None:
+            return KeyInfo(wanted, KeyState.missing)
+        expires = datetime.fromtimestamp(int(key["expires"]), timezone.utc) if key.get("expires") else None
+        validity = key.get("trust", "")
+        if validity == "r":
+            state = KeyState.revoked
+        elif validity == "e":
+            state = KeyState.expired
+        elif "E" not in key.get("cap", ""):
+            state = KeyState.cannot_encrypt
+        elif validity not in CERTIFIED_VALIDITY:
+            state = KeyState.not_certified
+        elif address is not None and not any(_has_address(uid, address) for uid in key.get("uids", [])):
+            state = KeyState.wrong_address
+        else:
+            state = KeyState.ok
+        return KeyInfo(wanted, state, expires)
+
+    def key_state(self, fingerprint: str, address: str | None = None) -> KeyState:
+        return self.inspect(fingerprint, address).state
+
+    def scan(self, data: bytes) -> list[str]:
+        """Primary fingerprints of the keys in `data`, without importing anything."""
+        return [key["fingerprint"].upper() for key in self._gpg.scan_keys_mem(data)]
+
+    def import_key(self, data: bytes, fingerprint: str) -> bool:
+        """Import only `fingerprint` from `data`: other keys in the same file never enter this keyring."""
+        with tempfile.TemporaryDirectory(prefix="hwc-k") as scratch:
+            isolated = gnupg.GPG(gpgbinary=self._gpg.gpgbinary, gnupghome=scratch, options=HARDENING)
+            isolated.import_keys(data)
+            single = isolated.export_keys(fingerprint, armor=True)
+        if not single:
+            return False
+        result = self._gpg.import_keys(single)
+        return fingerprint.upper() in {value.upper() for value in result.fingerprints}
+
+    def trust_ultimately(self, fingerprint: str) -> None:
+        """The daemon's own key anchors local certification; imported secret keys do not get that by default."""
+        self._run(["--import-ownertrust"], stdin=f"{fingerprint.upper()}:6:\n".encode())
+
+    def certify(self, fingerprint: str, signer: str) -> None:
+        """A local (non-exportable) signature by the daemon's key: this keyring may now encrypt to it."""
+        self._run(["--pinentry-mode", "loopback", "--passphrase-fd", "0", "--default-key", signer,
+                   "--quick-lsign-key", fingerprint], stdin=(self._passphrase or "").encode())
+
+    def _run(self, args: list[str], *, stdin: bytes = b"") -> None:
+        command = [self._gpg.gpgbinary, "--homedir", str(self.home), "--batch", "--yes", *HARDENING, *args]
+        result = subprocess.run(command, input=stdin, capture_output=True, check=False)
+        if result.returncode != 0:
+            raise CryptoError(f"gpg {args[-2] if len(args) > 1 else args[0]} failed in {self.home} "
+                              f"(exit {result.returncode})")
 
     def has_secret_key(self, fingerprint: str) -> bool:
         return any(key["fingerprint"].upper() == fingerprint.upper()
                    for key in self._gpg.list_keys(secret=True))
+
+
+def _has_address(uid: str, address: str) -> bool:
+    inner = uid[uid.rfind("<") + 1:uid.rfind(">")] if "<" in uid and uid.endswith(">") else uid
+    return inner.strip().lower() == address.strip().lower()
 
 
 def _signature_problem(problems: Sequence[dict[str, str]]) -> str:

@@ -16,7 +16,7 @@ from types import FrameType
 import structlog
 
 from .errors import HwcError, MailboxUnavailable, TransportUnavailable
-from .pipeline import Context, Edges, process_waiting
+from .pipeline import Context, Edges, Pipeline
 from .systemd import Notifier
 
 log = structlog.get_logger("hwc_mailer.daemon")
@@ -27,7 +27,7 @@ MAX_BACKOFF = 300.0
 class Daemon:
     def __init__(self, edges: Edges, context: Context, reload: Callable[[], Context], notifier: Notifier) -> None:
         self.edges = edges
-        self.context = context
+        self.pipeline = Pipeline(edges, context)
         self._reload = reload
         self._notify = notifier
         self._stop = threading.Event()
@@ -53,7 +53,7 @@ class Daemon:
         signal.signal(signal.SIGHUP, on_hup)
 
     def run(self) -> None:
-        settings = self.context.settings
+        settings = self.pipeline.context.settings
         wait_seconds = min(settings.imap.idle_seconds, settings.imap.poll_seconds)
         backoff = 1.0
         ready = False
@@ -61,7 +61,7 @@ class Daemon:
             if self._reload_wanted.is_set():
                 self._reload_now()
             try:
-                outcomes = process_waiting(self.edges, self.context)
+                outcomes = self.pipeline.process_waiting()
                 if outcomes:
                     log.info("pass-done", count=len(outcomes))
                 if not ready:
@@ -85,7 +85,7 @@ class Daemon:
         self._reload_wanted.clear()
         self._notify.reloading()
         try:
-            self.context = self._reload()
+            self.pipeline = Pipeline(self.edges, self._reload())
             log.info("reloaded")
         except HwcError as error:
             log.error("reload-failed", error=str(error))

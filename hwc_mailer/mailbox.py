@@ -107,6 +107,34 @@ class ImapMailbox:
             body = data.get(uid, {}).get(b"BODY[]")
             return bytes(body) if body is not None else None
 
+    def size(self, folder: str, uid: int) -> int | None:
+        """The message's size as the server reports it, or None if it is gone: checked before any download."""
+        with self._boundary(f"sizing in {folder}"):
+            data = self._select(folder).fetch([uid], ["RFC822.SIZE"])
+            size = data.get(uid, {}).get(b"RFC822.SIZE")
+            return int(size) if size is not None else None
+
+    def fetch_header(self, folder: str, uid: int) -> bytes | None:
+        with self._boundary(f"fetching a header from {folder}"):
+            data = self._select(folder).fetch([uid], ["BODY.PEEK[HEADER]"])
+            header = data.get(uid, {}).get(b"BODY[HEADER]")
+            return bytes(header) if header is not None else None
+
+    def move(self, folder: str, uid: int, target: str) -> None:
+        """Move one message, creating the target folder on first use."""
+        with self._boundary(f"moving from {folder} to {target}"):
+            client = self._connected()
+            if not client.folder_exists(target):
+                client.create_folder(target)
+                client.subscribe_folder(target)
+            client = self._select(folder)
+            if client.has_capability("MOVE"):
+                client.move([uid], target)
+            else:
+                client.copy([uid], target)
+                client.add_flags([uid], [b"\\Deleted"], silent=True)
+                client.uid_expunge([uid])
+
     def delete(self, folder: str, uids: Sequence[int]) -> None:
         if not uids:
             return

@@ -1,31 +1,39 @@
 """One message through every step, to exactly one outcome.
 
-    fetch -> authenticate (intake) -> parse (signal) -> route -> for each school:
-    compose -> encrypt + sign -> send -> journal "sent" -> outcome + counters
-    -> purge source and copies -> forget the journal rows
+    size check -> fetch -> authenticate (intake) -> parse (signal) -> route
+    -> replay guard -> usable contact keys -> for each school:
+       compose -> encrypt + sign -> send -> journal "sent"
+    -> outcome + counters -> purge source and copies -> forget the journal rows
 
-`decide` is the part before any mail leaves: it needs only the rules and the
+    not ours            -> left alone, journaled so it is not read again
+    quarantined/manual  -> officer alert -> outcome + counters -> moved to its folder
+
+`decide` is everything before any mail leaves: it needs only the rules and the
 inbound keyring. `process` adds the edges and the journal, so a restart after a
-crash resumes: schools already journaled as sent are skipped, a delivered signal
-whose purge was cut short is purged again, and nothing is counted twice. A crash
-between "accepted by SMTP" and "journaled" resends that one school's mail with
-the same Message-ID: a visible duplicate, never a loss.
+crash resumes: schools already journaled as sent are skipped, a delivered
+signal whose purge was cut short is purged again, a held one is moved again,
+and nothing is counted twice. A crash between "accepted by SMTP" and
+"journaled" resends that one school's mail with the same Message-ID: a visible
+duplicate, never a loss.
 
 Expected results are values; exceptions mean an outage (the message stays and is
-retried on the next pass) or a bug (logged, the message stays for a person).
+retried on the next pass) or a bug (logged, the message stays and the pass goes on).
 """
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
+from .alerts import Alert, Alerter
 from .compose import Templates, compose_notice, outgoing_message_id, pgp_mime
 from .config import Settings
 from .crypto import Keyring, KeyState
 from .errors import MailboxUnavailable, TransportRejected, TransportUnavailable
-from .intake import Authentic, NotOurs, Rejected, authenticate, read_message
+from .intake import Authentic, NotOurs, Rejected, authenticate, oversized, read_message
 from .mailbox import ImapMailbox
 from .routing import Delivery, Unroutable, route
 from .rules import Rules
@@ -35,6 +43,10 @@ from .transport import SmtpTransport
 
 log = structlog.get_logger("hwc_mailer.pipeline")
 
+NOT_OURS = "not-ours"
+DELIVERED = "delivered"
+CONTACT_ALERT_EVERY = timedelta(days=7)
+
 
 @dataclass(frozen=True)
 class Delivered:
@@ -43,14 +55,15 @@ class Delivered:
 
     @property
     def code(self) -> str:
-        return "delivered"
+        return DELIVERED
 
 
 @dataclass(frozen=True)
 class Manual:
-    """A person must finish this one (for now it stays in the inbox)."""
+    """A person must finish this signal: it goes to the manual folder."""
 
     reason: str
+    kind = "manual"
 
     @property
     def code(self) -> str:
@@ -59,22 +72,24 @@ class Manual:
 
 @dataclass(frozen=True)
 class Quarantined:
-    """Claims to be a signal but is not authentic (for now it stays in the inbox)."""
+    """Claims to be a signal but is not an authentic one: it goes to the quarantine folder."""
 
     reason: str
+    kind = "quarantined"
 
     @property
     def code(self) -> str:
         return f"quarantined:{self.reason}"
 
 
-NOT_OURS = "not-ours"
+Held = Manual | Quarantined
 Outcome = Delivered | Manual | Quarantined | NotOurs
 
 
 @dataclass(frozen=True)
 class Plan:
     deliveries: tuple[Delivery, ...]
+    digest: str
 
 
 @dataclass
@@ -93,109 +108,195 @@ class Context:
     settings: Settings
     rules: Rules
     templates: Templates
-    id_secret: bytes
+    secret: bytes
     now: Callable[[], datetime]
 
 
-def decide(raw: bytes, rules: Rules, inbound: Keyring, *, today: datetime, ages: AgeRange) -> Plan | Outcome:
-    authentic = authenticate(raw, rules, inbound)
+def decide(raw: bytes, rules: Rules, inbound: Keyring, settings: Settings, now: datetime) -> Plan | Outcome:
+    authentic = authenticate(raw, rules, inbound, limits=settings.limits, trust=settings.trust, now=now)
     if isinstance(authentic, NotOurs):
         return authentic
     if isinstance(authentic, Rejected):
         return Quarantined(authentic.reason)
     assert isinstance(authentic, Authentic)
-    signal = parse_signal(authentic.text, today=today.date(), ages=ages)
+    ages = AgeRange(settings.ages.minimum, settings.ages.maximum)
+    signal = parse_signal(authentic.text, today=now.date(), ages=ages)
     if isinstance(signal, Invalid):
         return Manual(signal.reason)
     routed = route(signal, rules)
     if isinstance(routed, Unroutable):
         return Manual(routed.reason)
-    return Plan(routed)
-
-
-def usable_contacts(delivery: Delivery, outbound: Keyring) -> Delivery | None:
-    """The school with only the contacts whose key can be used; None when no contact is left."""
-    contacts = tuple(contact for contact in delivery.school.contacts
-                     if outbound.key_state(contact.fingerprint) is KeyState.ok)
-    if len(contacts) < len(delivery.school.contacts):
-        log.warning("contact-key-unusable", school=delivery.school.code,
-                    count=len(delivery.school.contacts) - len(contacts))
-    if not contacts:
-        return None
-    return Delivery(delivery.school.model_copy(update={"contacts": contacts}), delivery.children)
+    return Plan(routed, authentic.digest)
 
 
 def source_key(folder: str, uidvalidity: int, uid: int) -> str:
     return f"{folder}:{uidvalidity}:{uid}"
 
 
-def process(uid: int, edges: Edges, context: Context) -> Outcome | None:
-    """Drive one INBOX message to its outcome; None when it vanished meanwhile."""
-    folder = context.settings.folders.inbox
-    source = source_key(folder, edges.mailbox.uidvalidity[folder], uid)
-    raw = edges.mailbox.fetch(folder, uid)
-    if raw is None:
-        return None
-    message_id = str(read_message(raw).get("Message-ID", "")).strip()
-    structlog.contextvars.bind_contextvars(source=source, message_id=message_id)
-    try:
-        now = context.now()
-        ages = AgeRange(context.settings.ages.minimum, context.settings.ages.maximum)
-        decision = decide(raw, context.rules, edges.inbound, today=now, ages=ages)
-        del raw
-        if isinstance(decision, NotOurs):
-            edges.store.record_outcome(source, NOT_OURS, f"{now:%Y-%m}", [])
-            log.info("not-ours")
-            return decision
-        if not isinstance(decision, Plan):
-            edges.store.record_outcome(source, decision.code, f"{now:%Y-%m}", [Tally("", 1, 0, 0)])
-            log.warning("held", outcome=decision.code, reason=decision.reason)
-            return decision
-        outcome = _deliver(decision, source, message_id or source, edges, context, now)
-        if isinstance(outcome, Delivered):
-            _purge(uid, source, edges, context, message_id)
-        return outcome
-    finally:
-        structlog.contextvars.unbind_contextvars("source", "message_id")
+class Pipeline:
+    def __init__(self, edges: Edges, context: Context) -> None:
+        self.edges = edges
+        self.context = context
+        self.alerter = Alerter(context.settings, context.rules, context.templates, edges.outbound,
+                               edges.transport, edges.store, context.now)
 
+    @property
+    def _folders(self):  # type: ignore[no-untyped-def]
+        return self.context.settings.folders
 
-def _deliver(plan: Plan, source: str, source_id: str, edges: Edges, context: Context,
-             now: datetime) -> Delivered | Manual:
-    settings = context.settings
-    deliveries = []
-    for delivery in plan.deliveries:
-        usable = usable_contacts(delivery, edges.outbound)
-        if usable is None:
-            outcome = Manual("no-valid-key")
-            edges.store.record_outcome(source, outcome.code, f"{now:%Y-%m}", [Tally("", 1, 0, 0)])
-            log.warning("held", outcome=outcome.code, reason=outcome.reason, school=delivery.school.code)
-            return outcome
-        deliveries.append(usable)
-    already = edges.store.journal(source)
-    for delivery in deliveries:
-        message_id = outgoing_message_id(context.id_secret, source_id, delivery.school.code,
-                                         settings.sender.id_domain)
-        if SENT_PREFIX + message_id in already:
-            continue
-        notice = compose_notice(delivery, settings.sender, context.templates, message_id=message_id, now=now)
-        armored = edges.outbound.encrypt_signed(notice.inner, notice.fingerprints, settings.gpg.key_fingerprint)
+    def process_waiting(self) -> list[Outcome]:
+        """Every INBOX message without an outcome yet, each isolated from the others.
+
+        An outage ends the pass (everything stays for the next one); any other
+        exception is a bug: logged without content, that message stays, the rest go on.
+        """
+        edges, folder = self.edges, self._folders.inbox
+        now = self.context.now()
+        edges.store.forget_signals_before(now - timedelta(days=self.context.settings.trust.replay_days))
+        uidvalidity, uids = edges.mailbox.uids(folder)
+        prefix = f"{folder}:{uidvalidity}:"
+        edges.store.forget_vanished(prefix, {source_key(folder, uidvalidity, uid) for uid in uids}, NOT_OURS)
+        finished = edges.store.finished_sources(prefix)
+        outcomes: list[Outcome] = []
+        for uid in uids:
+            source = source_key(folder, uidvalidity, uid)
+            try:
+                if source in finished:
+                    self._resume(uid, source, finished[source])
+                    continue
+                outcome = self.process(uid, source)
+            except (MailboxUnavailable, TransportUnavailable):
+                raise
+            except Exception:
+                log.exception("message-failed", source=source)
+                continue
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _resume(self, uid: int, source: str, outcome: str) -> None:
+        """Finish what a crash cut short: the outcome is recorded, the mailbox work is not done yet."""
+        if outcome == DELIVERED:
+            self._purge(uid, source, "")
+        elif outcome.startswith("manual:"):
+            self._move(uid, source, self._folders.manual)
+        elif outcome.startswith("quarantined:"):
+            self._move(uid, source, self._folders.quarantine)
+
+    def process(self, uid: int, source: str) -> Outcome | None:
+        """Drive one INBOX message to its outcome; None when it vanished meanwhile."""
+        edges, settings = self.edges, self.context.settings
+        folder = self._folders.inbox
+        size = edges.mailbox.size(folder, uid)
+        if size is None:
+            return None
+        now = self.context.now()
+        if size > settings.limits.max_message_bytes:
+            header = edges.mailbox.fetch_header(folder, uid) or b""
+            message_id = str(read_message(header).get("Message-ID", "")).strip()
+            verdict = oversized(header, self.context.rules)
+            decision: Plan | Outcome = verdict if isinstance(verdict, NotOurs) else Quarantined(verdict.reason)
+        else:
+            raw = edges.mailbox.fetch(folder, uid)
+            if raw is None:
+                return None
+            message_id = str(read_message(raw).get("Message-ID", "")).strip()
+            decision = decide(raw, self.context.rules, edges.inbound, settings, now)
+            del raw
+        structlog.contextvars.bind_contextvars(source=source, message_id=message_id)
         try:
-            accepted = edges.transport.send(pgp_mime(notice, armored), notice.recipients)
-        except TransportRejected as error:
-            outcome = Manual("smtp-rejected")
-            edges.store.record_outcome(source, outcome.code, f"{now:%Y-%m}", [Tally("", 1, 0, 0)])
-            log.error("held", outcome=outcome.code, reason=outcome.reason, school=delivery.school.code,
-                      error=str(error))
-            return outcome
-        edges.store.record_sent(source, message_id)
-        log.info("sent", school=delivery.school.code, count=accepted, children=len(delivery.children))
-    tallies = _tallies(deliveries)
-    outcome = Delivered(tuple(delivery.school.code for delivery in deliveries),
-                        sum(len(delivery.children) for delivery in deliveries))
-    if DONE not in already:
-        edges.store.record_outcome(source, outcome.code, f"{now:%Y-%m}", tallies)
-    log.info("delivered", schools=",".join(outcome.schools), children=outcome.children)
-    return outcome
+            if isinstance(decision, NotOurs):
+                edges.store.record_outcome(source, NOT_OURS, f"{now:%Y-%m}", [])
+                log.info("not-ours")
+                return decision
+            if isinstance(decision, Plan):
+                decision = self._deliver(decision, uid, source, message_id or source, now)
+            if isinstance(decision, (Manual, Quarantined)):
+                self._hold(decision, uid, source, now)
+            return decision
+        finally:
+            structlog.contextvars.unbind_contextvars("source", "message_id")
+
+    def _hold(self, outcome: Held, uid: int, source: str, now: datetime, school: str = "") -> None:
+        folder = self._folders.manual if isinstance(outcome, Manual) else self._folders.quarantine
+        self.alerter.tell(Alert(f"{outcome.code}:{source}", outcome.kind, outcome.reason, folder, school))
+        self.edges.store.record_outcome(source, outcome.code, f"{now:%Y-%m}", [Tally("", 1, 0, 0)])
+        log.warning("held", outcome=outcome.code, reason=outcome.reason, folder=folder, school=school or None)
+        self._move(uid, source, folder)
+
+    def _move(self, uid: int, source: str, folder: str) -> None:
+        self.edges.mailbox.move(self._folders.inbox, uid, folder)
+        self.edges.store.forget(source)
+
+    def _usable(self, delivery: Delivery) -> Delivery | None:
+        """The school with only the contacts whose key may be used; None when none is left.
+
+        A contact with an unusable key is skipped, and officers hear about it once a week.
+        """
+        usable = []
+        for contact in delivery.school.contacts:
+            state = self.edges.outbound.key_state(contact.fingerprint, contact.email)
+            if state is KeyState.ok:
+                usable.append(contact)
+                continue
+            log.warning("contact-key-unusable", school=delivery.school.code, fingerprint=contact.fingerprint,
+                        reason=state.value)
+            self.alerter.tell(Alert(f"contact-key:{contact.fingerprint}:{state.value}", "key", "contact-key-unusable",
+                                    detail=f"school {delivery.school.code}, sleutel {contact.fingerprint}, "
+                                           f"status {state.value}", repeat_after=CONTACT_ALERT_EVERY))
+        if not usable:
+            return None
+        return Delivery(delivery.school.model_copy(update={"contacts": tuple(usable)}), delivery.children)
+
+    def _deliver(self, plan: Plan, uid: int, source: str, source_id: str, now: datetime) -> Outcome:
+        edges, settings, secret = self.edges, self.context.settings, self.context.secret
+        replay_key = hmac.new(secret, f"replay\0{plan.digest}".encode(), hashlib.sha256).hexdigest()
+        if edges.store.claim_signal(replay_key, source) != source:
+            return Quarantined("replay")
+        deliveries = []
+        for delivery in plan.deliveries:
+            usable = self._usable(delivery)
+            if usable is None:
+                return Manual("no-valid-key")
+            deliveries.append(usable)
+        already = edges.store.journal(source)
+        for delivery in deliveries:
+            message_id = outgoing_message_id(secret, source_id, delivery.school.code, settings.sender.id_domain)
+            if SENT_PREFIX + message_id in already:
+                continue
+            notice = compose_notice(delivery, settings.sender, self.context.templates, message_id=message_id, now=now)
+            armored = edges.outbound.encrypt_signed(notice.inner, notice.fingerprints, settings.gpg.key_fingerprint)
+            try:
+                accepted = edges.transport.send(pgp_mime(notice, armored), notice.recipients)
+            except TransportRejected as error:
+                log.error("smtp-rejected", school=delivery.school.code, error=str(error))
+                return Manual("smtp-rejected")
+            edges.store.record_sent(source, message_id)
+            log.info("sent", school=delivery.school.code, count=accepted, children=len(delivery.children))
+        outcome = Delivered(tuple(delivery.school.code for delivery in deliveries),
+                            sum(len(delivery.children) for delivery in deliveries))
+        if DONE not in already:
+            edges.store.record_outcome(source, outcome.code, f"{now:%Y-%m}", _tallies(deliveries))
+        log.info("delivered", schools=",".join(outcome.schools), children=outcome.children)
+        self._purge(uid, source, source_id)
+        return outcome
+
+    def _purge(self, uid: int, source: str, message_id: str) -> None:
+        """Source out of the inbox, then every copy the server kept of it and of what we sent, then the journal."""
+        folders, mailbox = self._folders, self.edges.mailbox
+        sent_ids = [step.removeprefix(SENT_PREFIX) for step in self.edges.store.journal(source)
+                    if step.startswith(SENT_PREFIX)]
+        mailbox.delete(folders.inbox, [uid])
+        copies = 0
+        for folder, wanted in ((folders.sent, sent_ids), (folders.trash, [*sent_ids, message_id])):
+            if folder is None:
+                continue
+            found = sorted({uid for mid in wanted if mid.startswith("<")
+                            for uid in mailbox.find_by_message_id(folder, mid)})
+            mailbox.delete(folder, found)
+            copies += len(found)
+        self.edges.store.forget(source)
+        log.info("purged", count=copies)
 
 
 def _tallies(deliveries: list[Delivery]) -> list[Tally]:
@@ -207,48 +308,3 @@ def _tallies(deliveries: list[Delivery]) -> list[Tally]:
         by_municipality[name] = Tally(name, previous.signals + (index == 0), previous.children + len(delivery.children),
                                       previous.schools + 1)
     return list(by_municipality.values())
-
-
-def _purge(uid: int, source: str, edges: Edges, context: Context, message_id: str) -> None:
-    """Source out of the inbox, then every copy the server kept of what we sent, then the journal rows."""
-    folders = context.settings.folders
-    sent_ids = [step.removeprefix(SENT_PREFIX) for step in edges.store.journal(source) if step.startswith(SENT_PREFIX)]
-    edges.mailbox.delete(folders.inbox, [uid])
-    copies = 0
-    for folder, wanted in ((folders.sent, sent_ids), (folders.trash, [*sent_ids, message_id])):
-        if folder is None:
-            continue
-        found = sorted({uid for mid in wanted if mid for uid in edges.mailbox.find_by_message_id(folder, mid)})
-        edges.mailbox.delete(folder, found)
-        copies += len(found)
-    edges.store.forget(source)
-    log.info("purged", count=copies)
-
-
-def process_waiting(edges: Edges, context: Context) -> list[Outcome]:
-    """Every INBOX message without an outcome yet, each isolated from the others.
-
-    An outage ends the pass (everything stays for the next one); any other
-    exception is a bug: logged without content, that message stays, the rest go on.
-    """
-    folder = context.settings.folders.inbox
-    uidvalidity, uids = edges.mailbox.uids(folder)
-    finished = edges.store.finished_sources(f"{folder}:{uidvalidity}:")
-    outcomes: list[Outcome] = []
-    for uid in uids:
-        source = source_key(folder, uidvalidity, uid)
-        if finished.get(source) == "delivered":
-            _purge(uid, source, edges, context, "")
-            continue
-        if source in finished:
-            continue
-        try:
-            outcome = process(uid, edges, context)
-        except (MailboxUnavailable, TransportUnavailable):
-            raise
-        except Exception:
-            log.exception("message-failed", source=source)
-            continue
-        if outcome is not None:
-            outcomes.append(outcome)
-    return outcomes

@@ -73,8 +73,17 @@ class School(Strict):
         return self
 
 
+class Officer(Strict):
+    """A Leerplicht officer who gets alerts; with a key they are encrypted, without one they carry no details."""
+
+    name: str
+    email: str = Field(pattern=ADDRESS)
+    fingerprint: Fingerprint | None = None
+
+
 class Rules(Strict):
     trusted_senders: tuple[TrustedSender, ...] = Field(min_length=1)
+    officers: tuple[Officer, ...] = Field(min_length=1, description="who is told when a person is needed")
     schools: tuple[School, ...] = ()
 
     @model_validator(mode="after")

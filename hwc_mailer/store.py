@@ -1,4 +1,5 @@
-"""The only state on disk: anonymous counters and a short-lived processing journal.
+"""The only state on disk: anonymous counters, a short-lived processing journal,
+keyed hashes of processed signals (replay guard) and when alerts went out.
 
 Counters are per month, municipality and outcome; nothing in them names a
 child, a school or a day. The journal is keyed by where a message sits
@@ -9,7 +10,7 @@ once its source and copies are purged.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -33,6 +34,21 @@ class JournalEntry(SQLModel, table=True):
     step: str = Field(primary_key=True)           # "outcome" or "sent:<outgoing Message-ID>"
     value: str = ""
     at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+class SeenSignal(SQLModel, table=True):
+    """A processed signal's keyed hash (signer, signature time, content): replays are refused."""
+
+    digest: str = Field(primary_key=True)
+    source: str
+    at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+class AlertSent(SQLModel, table=True):
+    """When an alert about one event last went out: one alert per event, repeats only when due."""
+
+    event: str = Field(primary_key=True)
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,43 @@ class Store:
     def forget(self, source: str) -> None:
         with Session(self._engine) as session:
             session.exec(delete(JournalEntry).where(col(JournalEntry.source) == source))
+            session.commit()
+
+    def claim_signal(self, digest: str, source: str) -> str:
+        """The source that first processed this signal: `source` itself unless it is a replay."""
+        with Session(self._engine) as session:
+            seen = session.get(SeenSignal, digest)
+            if seen is not None:
+                return seen.source
+            session.add(SeenSignal(digest=digest, source=source))
+            session.commit()
+            return source
+
+    def forget_signals_before(self, moment: datetime) -> None:
+        with Session(self._engine) as session:
+            session.exec(delete(SeenSignal).where(col(SeenSignal.at) < moment))
+            session.commit()
+
+    def forget_vanished(self, prefix: str, present: set[str], outcome: str) -> None:
+        """Journal rows with `outcome` for messages no longer in the folder: nothing left to resume."""
+        finished = self.finished_sources(prefix)
+        gone = [source for source, value in finished.items() if value == outcome and source not in present]
+        if gone:
+            with Session(self._engine) as session:
+                session.exec(delete(JournalEntry).where(col(JournalEntry.source).in_(gone)))
+                session.commit()
+
+    def alert_due(self, event: str, now: datetime, repeat_after: timedelta | None) -> bool:
+        with Session(self._engine) as session:
+            sent = session.get(AlertSent, event)
+        if sent is None:
+            return True
+        last = sent.at if sent.at.tzinfo else sent.at.replace(tzinfo=timezone.utc)
+        return repeat_after is not None and now - last >= repeat_after
+
+    def record_alert(self, event: str, now: datetime) -> None:
+        with Session(self._engine) as session:
+            session.merge(AlertSent(event=event, at=now))
             session.commit()
 
     def counters(self) -> list[Counter]:

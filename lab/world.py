@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import email.policy
 import secrets
+import subprocess
+import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -26,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 OFFICE = "leerplicht@maastricht.example.nl"
 VEILIG_THUIS = "hwc@veiligthuis-zl.example.nl"
 OTHER_SENDER = "hwc@veiligthuis-ln.example.nl"
+OFFICER = "team@maastricht.example.nl"
 
 
 @dataclass(frozen=True)
@@ -67,25 +70,41 @@ class World:
         self.outbound_home = new_home(keys, "out")
         for home in (self.inbound_home, self.outbound_home):
             import_keys(home, export_secret(self.office_home, self.office))
-        import_keys(self.inbound_home, export_public(self.veilig_thuis_home, self.veilig_thuis))
         self.other_sender_home = new_home(keys, "vt2")
         self.other_sender = generate_key(self.other_sender_home, f"Veilig Thuis Limburg-Noord <{OTHER_SENDER}>")
-        import_keys(self.inbound_home, export_public(self.other_sender_home, self.other_sender))
         import_keys(self.other_sender_home, export_public(self.office_home, self.office))
+        self.officer_home = new_home(keys, "of")
+        self.officer = generate_key(self.officer_home, f"Team Leerplicht <{OFFICER}>")
+        import_keys(self.officer_home, export_public(self.office_home, self.office))
         import_keys(self.veilig_thuis_home, export_public(self.office_home, self.office))
         self.schools: list[LabSchool] = []
         for index, (code, name, municipality, address) in enumerate(SCHOOLS):
             home = new_home(keys, f"s{index}")
             fingerprint = generate_key(home, f"HWC {name} <{address}>")
-            import_keys(self.outbound_home, export_public(home, fingerprint))
             import_keys(home, export_public(self.office_home, self.office))
             self.schools.append(LabSchool(code, name, municipality, address, home, fingerprint))
         self.office_password = secrets.token_urlsafe(12)
         dovecot.add_user(OFFICE, self.office_password)
         smtp.users[OFFICE] = self.office_password
-        for school in self.schools:
-            dovecot.add_user(school.address, secrets.token_urlsafe(12))
+        for address in [OFFICER, *(school.address for school in self.schools)]:
+            dovecot.add_user(address, secrets.token_urlsafe(12))
         self.config_path = self.write_config(directory / "etc")
+        self.import_partner_keys()
+
+    def partner_keys(self) -> bytes:
+        """One key file with every partner's public key, as an admin would collect them."""
+        homes = [(self.veilig_thuis_home, self.veilig_thuis), (self.other_sender_home, self.other_sender),
+                 (self.officer_home, self.officer), *((school.home, school.fingerprint) for school in self.schools)]
+        return b"".join(export_public(home, fingerprint) for home, fingerprint in homes)
+
+    def import_partner_keys(self) -> None:
+        """Through the product's own `keys import`: listed keys only, certified by the daemon's key."""
+        key_file = self.directory / "partners.asc"
+        key_file.write_bytes(self.partner_keys())
+        result = subprocess.run([sys.executable, "-m", "hwc_mailer", "--config", str(self.config_path), "keys",
+                                 "import", str(key_file)], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"keys import failed: {result.stdout}{result.stderr}")
 
     def write_config(self, etc: Path, *, state_dir: Path | None = None, ca_file: Path | None = None) -> Path:
         """A service file for the daemon; `ca_file` replaces the lab CA (to test TLS refusals)."""
@@ -142,6 +161,10 @@ trusted_senders:
   - name: Veilig Thuis Limburg-Noord
     addresses: [{OTHER_SENDER}]
     fingerprints: ["{self.other_sender}"]
+officers:
+  - name: Team Leerplicht
+    email: {OFFICER}
+    fingerprint: "{self.officer}"
 schools:
 {schools}"""
 
@@ -189,6 +212,20 @@ schools:
 
     def deliver_signal(self, raw: bytes) -> None:
         self.dovecot.deliver(OFFICE, raw)
+
+    def officer_mail(self) -> list[bytes]:
+        return self.dovecot.messages(OFFICER)
+
+    def read_alert(self, raw: bytes) -> str:
+        """An alert as the officer reads it, decrypted with the officer's key."""
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        parts = message.get_payload()
+        assert isinstance(parts, list), "alerts to an officer with a key must be encrypted"
+        decrypted = self._gpg(self.officer_home).decrypt(parts[1].get_payload(decode=True))
+        assert decrypted.ok and decrypted.pubkey_fingerprint == self.office, decrypted.status
+        inner = email.message_from_bytes(decrypted.data, policy=email.policy.default)
+        assert isinstance(inner, EmailMessage)
+        return f"Subject: {inner['Subject']}\n\n{inner.get_content()}"
 
     def school_mail(self, school: LabSchool) -> list[bytes]:
         return self.dovecot.messages(school.address)

@@ -18,7 +18,7 @@ import pytest
 from lab.dovecot import Dovecot
 from lab.smtp import RelaySmtp
 from lab.tls import LabTls, make_tls
-from lab.world import OFFICE, OTHER_SENDER, World, sample_signal
+from lab.world import OFFICE, OFFICER, OTHER_SENDER, World, sample_signal
 
 TIM = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
 SARA = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
@@ -167,7 +167,7 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
-def test_no_mail_leaves_for_a_signal_that_is_not_safe(run: Run, case: str) -> None:
+def test_a_signal_that_is_not_safe_goes_to_a_person_and_nowhere_else(run: Run, case: str) -> None:
     world = run.world
     build, outcome = REFUSED[case]
     world.deliver_signal(build(world))
@@ -177,13 +177,19 @@ def test_no_mail_leaves_for_a_signal_that_is_not_safe(run: Run, case: str) -> No
 
     assert result.returncode == 0, result.stderr
     assert f"held: {outcome}" in result.stdout
-    assert len(world.smtp.received) == sent_before
+    folder = "HWC-Quarantaine" if outcome.startswith("quarantined") else "HWC-Handmatig"
+    assert world.dovecot.messages(OFFICE) == []
+    assert len(world.dovecot.messages(OFFICE, folder)) == 1
     assert all(world.school_mail(school) == [] for school in world.schools)
-    assert len(world.dovecot.messages(OFFICE)) == 1
+    assert [received.rcpt_tos for received in world.smtp.received[sent_before:]] == [(OFFICER,)]
+    (alert_mail,) = world.officer_mail()
+    alert = world.read_alert(alert_mail)
+    assert outcome.split(":")[1] in alert and folder in alert
     assert [row["outcome"] for row in run.counters()] == [outcome]
     again = run.cli("once")
     assert "processed 0 message(s)" in again.stdout
-    assert_no_personal_data([result.stdout, result.stderr], run.written)
+    assert len(world.officer_mail()) == 1
+    assert_no_personal_data([result.stdout, result.stderr, alert, alert_mail.decode("latin-1")], run.written)
 
 
 def test_mail_from_people_is_left_alone(run: Run) -> None:

@@ -1,0 +1,114 @@
+"""Every key the config and rules name, its state, and the one safe way to bring keys in.
+
+Keys enter only through `import_keys`: a key is imported when the rules list its
+fingerprint, into the keyring its role belongs in (senders inbound; school
+contacts and officers outbound), and certified there by the daemon's key.
+Anything else in the file is refused, so a key sent along with a mail or
+slipped into a key file can never become a recipient or a trusted sender.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from .config import Settings
+from .crypto import KeyInfo, Keyring, KeyState
+from .rules import Rules
+
+
+class Role(str, Enum):
+    daemon = "daemon"
+    sender = "sender"
+    contact = "contact"
+    officer = "officer"
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    role: Role
+    owner: str                 # who the rules say it belongs to: sender name, school code + address, officer
+    fingerprint: str
+    address: str | None        # the address a user id must carry; None for senders and the daemon
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    ref: KeyRef
+    info: KeyInfo
+    expiring: bool
+
+    @property
+    def problem(self) -> bool:
+        return self.info.state is not KeyState.ok or self.expiring
+
+    def describe(self, now: datetime) -> str:
+        if self.info.state is KeyState.ok and self.info.expires is not None:
+            days = int((self.info.expires - now).total_seconds() // 86400)
+            return f"expires in {days} days" if self.expiring else "ok"
+        return self.info.state.value
+
+
+def referenced_keys(settings: Settings, rules: Rules) -> list[KeyRef]:
+    refs = [KeyRef(Role.daemon, settings.sender.address, settings.gpg.key_fingerprint, None)]
+    refs += [KeyRef(Role.sender, sender.name, fingerprint, None)
+             for sender in rules.trusted_senders for fingerprint in sender.fingerprints]
+    seen: set[tuple[str, str]] = set()
+    for school in rules.schools:
+        for contact in school.contacts:
+            if (contact.fingerprint, contact.email) not in seen:
+                seen.add((contact.fingerprint, contact.email))
+                refs.append(KeyRef(Role.contact, f"{school.code} {contact.email}", contact.fingerprint, contact.email))
+    refs += [KeyRef(Role.officer, officer.email, officer.fingerprint, officer.email)
+             for officer in rules.officers if officer.fingerprint]
+    return refs
+
+
+def keyring_for(role: Role, inbound: Keyring, outbound: Keyring) -> Keyring:
+    return inbound if role is Role.sender else outbound
+
+
+def key_statuses(settings: Settings, rules: Rules, inbound: Keyring, outbound: Keyring,
+                 now: datetime) -> list[KeyStatus]:
+    statuses = []
+    for ref in referenced_keys(settings, rules):
+        info = keyring_for(ref.role, inbound, outbound).inspect(ref.fingerprint, ref.address)
+        if ref.role is Role.sender and info.state is KeyState.cannot_encrypt:
+            info = KeyInfo(info.fingerprint, KeyState.ok, info.expires)
+        statuses.append(KeyStatus(ref, info, info.expires_within(now, settings.alerts.key_expiry_days)))
+    return statuses
+
+
+def keyring_problems(settings: Settings, rules: Rules, inbound: Keyring, outbound: Keyring) -> list[str]:
+    """What `check` and `keys` report beyond key states: a missing own secret key, a mixed-up keyring."""
+    own = settings.gpg.key_fingerprint
+    problems = [f"the daemon's secret key {own} is missing from {keyring.home}"
+                for keyring in (inbound, outbound) if not keyring.has_secret_key(own)]
+    for ref in referenced_keys(settings, rules):
+        if ref.role in (Role.contact, Role.officer) and inbound.key_state(ref.fingerprint) is not KeyState.missing:
+            problems.append(f"{ref.role.value} {ref.owner}: key {ref.fingerprint} is in the inbound keyring "
+                            f"{inbound.home}; remove it there, it must never vouch for a signal")
+    return problems
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    imported: list[KeyRef]
+    refused: list[str]         # fingerprints in the file that the rules do not list
+
+
+def import_keys(data: bytes, settings: Settings, rules: Rules, inbound: Keyring, outbound: Keyring) -> ImportOutcome:
+    own = settings.gpg.key_fingerprint
+    for keyring in (inbound, outbound):
+        keyring.trust_ultimately(own)
+    wanted = {ref.fingerprint: ref for ref in referenced_keys(settings, rules) if ref.role is not Role.daemon}
+    imported, refused = [], []
+    for fingerprint in inbound.scan(data):
+        ref = wanted.get(fingerprint)
+        if ref is None:
+            refused.append(fingerprint)
+            continue
+        keyring = keyring_for(ref.role, inbound, outbound)
+        if keyring.import_key(data, fingerprint):
+            keyring.certify(fingerprint, own)
+            imported.append(ref)
+    return ImportOutcome(imported, refused)
