@@ -1,0 +1,146 @@
+"""Routing: which school gets which child. Exact code, name or alias; every doubt goes to a person.
+
+Schools come from the shipped sample rules; children are invented.
+"""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from hwc_mailer.routing import Delivery, Unroutable, find_school, route
+from hwc_mailer.rules import Rules, School, load_rules
+from hwc_mailer.signal import Child, Signal
+
+SAMPLE = Path(__file__).resolve().parents[2] / "rules" / "maastricht-heuvelland.yaml"
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory) -> Rules:
+    """The sample rules, loaded from a copy in a temporary folder."""
+    path = tmp_path_factory.mktemp("rules") / "rules.yaml"
+    path.write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    return load_rules(path)
+
+
+def child(name: str, school: str | None, born: date = date(2017, 3, 14)) -> Child:
+    """One invented child as the parser would deliver it."""
+    return Child(name, born, school, "Maastricht", None)
+
+
+def code_of(found: School | Unroutable) -> str:
+    assert isinstance(found, School), found
+    return found.code
+
+
+# --- find_school --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("12AB00", "12AB00"),
+        ("12ab00", "12AB00"),
+        (" 12 AB 01 ", "12AB01"),
+        ("34cd00", "34CD00"),
+        ("Basisschool De Regenboog", "12AB00"),
+        ("basisschool  de   REGENBOOG", "12AB00"),
+        ("Basisschool De Regenboog, locatie Heer", "12AB01"),
+        ("regenboog heer", "12AB01"),
+        ("Regenboog Maastricht", "12AB00"),
+        ("  De Maasbrug  ", "34CD00"),
+        ("HET\tGEULDAL", "78GH00"),
+    ],
+)
+def test_exact_code_name_or_alias_finds_the_school(rules: Rules, written: str, code: str) -> None:
+    assert code_of(find_school(written, rules)) == code
+
+
+@pytest.mark.parametrize("written", ["12AB", "12ab", "34CD"])
+def test_a_bare_brin_is_ambiguous_whatever_the_number_of_locations(rules: Rules, written: str) -> None:
+    """12AB has two locations, 34CD one: neither is resolved by guessing the location."""
+    assert find_school(written, rules) == Unroutable("ambiguous-school", 0)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "99ZZ00",
+        "99ZZ",
+        "Regenboog",                   # part of a name is not the name
+        "Basisschool De Regenboog Heer",
+        "De Regenbog",                  # a typo is never corrected
+        "Maasbrug",
+    ],
+)
+def test_anything_else_is_an_unknown_school(rules: Rules, written: str) -> None:
+    assert find_school(written, rules) == Unroutable("unknown-school", 0)
+
+
+# --- route --------------------------------------------------------------------------------
+
+
+def test_one_child_goes_to_its_school(rules: Rules) -> None:
+    jan = child("Jan Jansen", "De Maasbrug")
+    result = route(Signal((jan,)), rules)
+    assert isinstance(result, tuple)
+    assert len(result) == 1
+    assert result[0].school.code == "34CD00"
+    assert result[0].children == (jan,)
+
+
+@pytest.mark.parametrize("school", [None, ""])
+def test_a_child_without_school_is_unroutable_with_its_number(rules: Rules, school: str | None) -> None:
+    signal = Signal((child("Jan Jansen", "De Maasbrug"), child("Piet Jansen", school)))
+    assert route(signal, rules) == Unroutable("no-school", 2)
+
+
+def test_an_unknown_school_names_the_child_number(rules: Rules) -> None:
+    signal = Signal((child("Jan Jansen", "Op de Heuvel"), child("Piet Jansen", "De Maasbrug"),
+                     child("Kees Jansen", "Onbekende School")))
+    assert route(signal, rules) == Unroutable("unknown-school", 3)
+
+
+def test_an_ambiguous_school_names_the_child_number(rules: Rules) -> None:
+    signal = Signal((child("Jan Jansen", "12AB"), child("Piet Jansen", "De Maasbrug")))
+    assert route(signal, rules) == Unroutable("ambiguous-school", 1)
+
+
+def test_one_doubtful_child_stops_the_whole_signal(rules: Rules) -> None:
+    """No partial delivery: siblings at known schools are not sent when one child is unroutable."""
+    signal = Signal((child("Jan Jansen", "De Maasbrug"), child("Piet Jansen", "Regenboog")))
+    result = route(signal, rules)
+    assert isinstance(result, Unroutable)
+    assert (result.reason, result.child_number) == ("unknown-school", 2)
+
+
+def test_siblings_at_two_schools_give_two_deliveries_in_order_of_first_appearance(rules: Rules) -> None:
+    jan = child("Jan Jansen", "Op de Heuvel", date(2015, 5, 2))
+    piet = child("Piet Jansen", "12ab00", date(2017, 3, 14))
+    kees = child("Kees Jansen", "Basisschool Op de Heuvel", date(2013, 1, 9))
+    result = route(Signal((jan, piet, kees)), rules)
+    assert isinstance(result, tuple)
+    assert [delivery.school.code for delivery in result] == ["56EF00", "12AB00"]
+    assert result[0].children == (jan, kees)
+    assert result[1].children == (piet,)
+
+
+def test_two_siblings_at_one_school_give_one_delivery_with_both(rules: Rules) -> None:
+    """Written once by code and once by alias: still the same school, so one mail."""
+    jan = child("Jan Jansen", "78GH00", date(2015, 5, 2))
+    piet = child("Piet Jansen", "Het Geuldal", date(2017, 3, 14))
+    result = route(Signal((jan, piet)), rules)
+    assert isinstance(result, tuple)
+    assert len(result) == 1
+    assert isinstance(result[0], Delivery)
+    assert result[0].school.code == "78GH00"
+    assert result[0].children == (jan, piet)
+
+
+def test_two_locations_of_one_brin_are_two_schools(rules: Rules) -> None:
+    jan = child("Jan Jansen", "12AB00")
+    piet = child("Piet Jansen", "12AB01")
+    result = route(Signal((jan, piet)), rules)
+    assert isinstance(result, tuple)
+    assert [(delivery.school.code, delivery.children) for delivery in result] == [("12AB00", (jan,)),
+                                                                                    ("12AB01", (piet,))]
