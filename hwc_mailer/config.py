@@ -142,6 +142,12 @@ class Ages(Strict):
     minimum: int = Field(2, ge=0)
     maximum: int = Field(20, ge=0)
 
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Ages":
+        if self.minimum > self.maximum:
+            raise ValueError(f"minimum {self.minimum} is above maximum {self.maximum}: no child would ever be sent on")
+        return self
+
 
 class Limits(Strict):
     """Caps on what one message may cost; over a cap a trusted sender's mail is quarantined."""

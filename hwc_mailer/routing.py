@@ -30,9 +30,16 @@ def find_school(written: str, rules: Rules) -> School | Unroutable:
         school = rules.school_by_code(code)
         if school is not None:
             return school
-        return Unroutable("ambiguous-school" if rules.schools_of_brin(code) else "unknown-school", 0)
+        return Unroutable("ambiguous-school" if _near_miss(code, rules) else "unknown-school", 0)
     school = rules.school_by_name(written)
     return school if school is not None else Unroutable("unknown-school", 0)
+
+
+def _near_miss(code: str, rules: Rules) -> bool:
+    """A bare BRIN with locations in the rules, or a location of a BRIN the rules know only as a whole."""
+    if len(code) == 4:
+        return bool(rules.schools_of_brin(code))
+    return rules.school_by_code(code[:4]) is not None
 
 
 def route(signal: Signal, rules: Rules) -> tuple[Delivery, ...] | Unroutable:

@@ -9,12 +9,13 @@ resolved by guessing. Key presence is checked against the keyrings by `check`.
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .config import Fingerprint
 from .errors import RulesError
-from .yamlfile import YamlProblem, load_model
+from .yamlfile import Located, YamlProblem, load_model
 
 SCHOOL_CODE = re.compile(r"^[0-9]{2}[A-Z]{2}([0-9]{2})?$")
 ADDRESS = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
@@ -37,17 +38,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _address(value: str) -> str:
+    if not re.match(ADDRESS, value):
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address)]
+
+
 class TrustedSender(Strict):
     name: str
-    addresses: tuple[str, ...] = Field(min_length=1)
+    addresses: tuple[Address, ...] = Field(min_length=1)
     fingerprints: tuple[Fingerprint, ...] = Field(min_length=1, description="primary key fingerprints")
-
-    @model_validator(mode="after")
-    def _valid_addresses(self) -> "TrustedSender":
-        for address in self.addresses:
-            if not re.match(ADDRESS, address):
-                raise ValueError(f"not an e-mail address: {address!r}")
-        return self
 
     def signs_with(self, fingerprint: str) -> bool:
         return fingerprint.upper() in {value.upper() for value in self.fingerprints}
@@ -55,7 +58,7 @@ class TrustedSender(Strict):
 
 class Contact(Strict):
     name: str
-    email: str = Field(pattern=ADDRESS)
+    email: Address
     fingerprint: Fingerprint
 
 
@@ -66,18 +69,19 @@ class School(Strict):
     municipality: str
     contacts: tuple[Contact, ...] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _valid_code(self) -> "School":
-        if not SCHOOL_CODE.match(self.code):
-            raise ValueError(f"school code {self.code!r} is not a BRIN code like 12AB or 12AB00")
-        return self
+    @field_validator("code")
+    @classmethod
+    def _valid_code(cls, code: str) -> str:
+        if not SCHOOL_CODE.match(code):
+            raise ValueError(f"school code {code!r} is not a BRIN code like 12AB or 12AB00")
+        return code
 
 
 class Officer(Strict):
     """A Leerplicht officer who gets alerts; with a key they are encrypted, without one they carry no details."""
 
     name: str
-    email: str = Field(pattern=ADDRESS)
+    email: Address
     fingerprint: Fingerprint | None = None
 
 
@@ -88,20 +92,26 @@ class Rules(Strict):
 
     @model_validator(mode="after")
     def _unambiguous(self) -> "Rules":
-        seen: dict[str, str] = {}
-        for school in self.schools:
-            keys = [("code", school.code)] + [("name", name) for name in (school.name, *school.aliases)]
-            for kind, value in keys:
-                key = f"{kind}:{normalise_code(value) if kind == 'code' else normalise_name(value)}"
-                if seen.get(key, school.code) != school.code:
-                    raise ValueError(f"{kind} {value!r} is used by schools {seen[key]} and {school.code}")
-                seen[key] = school.code
-        senders: dict[str, str] = {}
-        for sender in self.trusted_senders:
-            for address in sender.addresses:
-                owner = senders.setdefault(normalise_address(address), sender.name)
-                if owner != sender.name:
-                    raise ValueError(f"address {address!r} is listed for both {owner!r} and {sender.name!r}")
+        """No code, name or alias may name two schools, and no address two senders: never guess between them."""
+        claimed: dict[str, int] = {}
+        for index, school in enumerate(self.schools):
+            keys = [(f"code:{normalise_code(school.code)}", ("code",), school.code)]
+            keys.append((f"name:{normalise_name(school.name)}", ("name",), school.name))
+            keys += [(f"name:{normalise_name(alias)}", ("aliases", position), alias)
+                     for position, alias in enumerate(school.aliases)]
+            for key, where, value in keys:
+                owner = claimed.setdefault(key, index)
+                if owner != index:
+                    kind = "code" if key.startswith("code:") else "name"
+                    raise Located(f"{kind} {value!r} is used by schools {self.schools[owner].code} and {school.code}; "
+                                  "each code, name and alias must name one school", ("schools", index, *where))
+        senders: dict[str, int] = {}
+        for index, sender in enumerate(self.trusted_senders):
+            for position, address in enumerate(sender.addresses):
+                owner = senders.setdefault(normalise_address(address), index)
+                if owner != index:
+                    raise Located(f"address {address!r} is listed for both {self.trusted_senders[owner].name!r} "
+                                  f"and {sender.name!r}", ("trusted_senders", index, "addresses", position))
         return self
 
     @cached_property

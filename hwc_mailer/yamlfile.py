@@ -15,6 +15,14 @@ from ruamel.yaml.error import MarkedYAMLError
 Model = TypeVar("Model", bound=BaseModel)
 
 
+class Located(ValueError):
+    """Raised by a whole-model check to point at the part of the file it is about."""
+
+    def __init__(self, message: str, location: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.location = location
+
+
 class YamlProblem(Exception):
     """One problem in one YAML file; the loaders turn it into their own error type."""
 
@@ -42,11 +50,15 @@ def load_model(path: Path, model: type[Model]) -> Model:
     try:
         return model.model_validate(_plain(document))
     except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(first["loc"])
+        first = min(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, Located):
+            location, message = tuple(first["loc"]) + cause.location, str(cause)
+        else:
+            location, message = tuple(first["loc"]), first["msg"]
         line, column = _position(document, location)
         dotted = _dotted(location)
-        raise YamlProblem(f"{dotted}: {first['msg']}" if dotted else first["msg"], line, column) from None
+        raise YamlProblem(f"{dotted}: {message}" if dotted else message, line, column) from None
 
 
 def _plain(node: Any) -> Any:

@@ -266,8 +266,6 @@ def test_broken_yaml_is_a_config_error_with_a_line(tmp_path: Path) -> None:
     assert re.match(rf"^{re.escape(str(tmp_path / 'config.yaml'))}:\d+:\d+: ", message)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Ages does not check minimum <= maximum; the file loads and the "
-                   "pipeline's AgeRange(...) raises a bare ValueError when the first signal arrives")
 def test_an_empty_age_range_is_refused_at_load(tmp_path: Path) -> None:
     text = SERVICE_FILE + "ages:\n  minimum: 18\n  maximum: 4\n"
     message = config_error(tmp_path, text)

@@ -144,3 +144,8 @@ def test_two_locations_of_one_brin_are_two_schools(rules: Rules) -> None:
     assert isinstance(result, tuple)
     assert [(delivery.school.code, delivery.children) for delivery in result] == [("12AB00", (jan,)),
                                                                                     ("12AB01", (piet,))]
+
+
+def test_an_unknown_location_of_a_known_brin_is_unknown_not_ambiguous(rules: Rules) -> None:
+    """34CD01 does not exist while 34CD00 does: the officer must look the school up, not pick between two."""
+    assert find_school("34CD01", rules) == Unroutable("unknown-school", 0)
