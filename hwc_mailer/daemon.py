@@ -1,5 +1,8 @@
 """The thin loop around the pipeline: wait for mail, process it, keep systemd informed.
 
+Scheduled jobs (the daily key check) only raise a flag that ends the current
+wait, so every mail and gpg operation happens on this one thread.
+
 IDLE when the server has it, in bounded periods that also serve as the polling
 safety net; plain polling otherwise. An outage (IMAP or SMTP down) closes the
 connection and retries with growing pauses; nothing is lost because every
@@ -14,6 +17,8 @@ from collections.abc import Callable
 from types import FrameType
 
 import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from .errors import HwcError, MailboxUnavailable, TransportUnavailable
 from .pipeline import Context, Edges, Pipeline
@@ -32,6 +37,9 @@ class Daemon:
         self._notify = notifier
         self._stop = threading.Event()
         self._reload_wanted = threading.Event()
+        self._keys_due = threading.Event()
+        self._keys_due.set()
+        self._scheduler = BackgroundScheduler()
 
     def stop(self) -> None:
         self._stop.set()
@@ -39,7 +47,7 @@ class Daemon:
     def _interrupted(self) -> bool:
         """Polled about once a second while waiting: pets the watchdog, ends the wait on stop or reload."""
         self._notify.watchdog()
-        return self._stop.is_set() or self._reload_wanted.is_set()
+        return self._stop.is_set() or self._reload_wanted.is_set() or self._keys_due.is_set()
 
     def install_signal_handlers(self) -> None:
         def on_stop(_: int, __: FrameType | None) -> None:
@@ -57,10 +65,16 @@ class Daemon:
         wait_seconds = min(settings.imap.idle_seconds, settings.imap.poll_seconds)
         backoff = 1.0
         ready = False
+        self._scheduler.add_job(self._keys_due.set, CronTrigger(hour=settings.alerts.key_check_hour),
+                                id="key-check", coalesce=True, misfire_grace_time=3600)
+        self._scheduler.start()
         while not self._stop.is_set():
             if self._reload_wanted.is_set():
                 self._reload_now()
             try:
+                if self._keys_due.is_set():
+                    self.pipeline.check_keys()
+                    self._keys_due.clear()
                 outcomes = self.pipeline.process_waiting()
                 if outcomes:
                     log.info("pass-done", count=len(outcomes))
@@ -78,6 +92,7 @@ class Daemon:
                 self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
         self._notify.stopping()
+        self._scheduler.shutdown(wait=False)
         self.edges.mailbox.close()
         log.info("stopped")
 

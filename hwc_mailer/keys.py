@@ -8,9 +8,10 @@ slipped into a key file can never become a recipient or a trusted sender.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
+from .alerts import Alert
 from .config import Settings
 from .crypto import KeyInfo, Keyring, KeyState
 from .rules import Rules
@@ -88,6 +89,23 @@ def keyring_problems(settings: Settings, rules: Rules, inbound: Keyring, outboun
             problems.append(f"{ref.role.value} {ref.owner}: key {ref.fingerprint} is in the inbound keyring "
                             f"{inbound.home}; remove it there, it must never vouch for a signal")
     return problems
+
+
+KEY_ALERT_EVERY = timedelta(days=7)
+
+
+def key_alerts(statuses: list[KeyStatus], now: datetime) -> list[Alert]:
+    """One alert per key with a problem; the alerter repeats each at most weekly."""
+    alerts = []
+    for status in statuses:
+        if not status.problem:
+            continue
+        reason = "key-expiring" if status.info.state is KeyState.ok else "key-unusable"
+        ref = status.ref
+        alerts.append(Alert(f"key:{ref.fingerprint}:{reason}", "key", reason,
+                            detail=f"{ref.role.value} {ref.owner}, sleutel {ref.fingerprint}: {status.describe(now)}",
+                            repeat_after=KEY_ALERT_EVERY))
+    return alerts
 
 
 @dataclass(frozen=True)

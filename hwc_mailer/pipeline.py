@@ -33,6 +33,7 @@ from .compose import Templates, compose_notice, outgoing_message_id, pgp_mime
 from .config import Settings
 from .crypto import Keyring, KeyState
 from .errors import MailboxUnavailable, TransportRejected, TransportUnavailable
+from .keys import key_alerts, key_statuses
 from .intake import Authentic, NotOurs, Rejected, authenticate, oversized, read_message
 from .mailbox import ImapMailbox
 from .routing import Delivery, Unroutable, route
@@ -173,6 +174,15 @@ class Pipeline:
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
+
+    def check_keys(self) -> int:
+        """The daily key check: officers hear about keys that expire soon or cannot be used."""
+        now = self.context.now()
+        statuses = key_statuses(self.context.settings, self.context.rules, self.edges.inbound, self.edges.outbound,
+                                now)
+        told = sum(self.alerter.tell(alert) for alert in key_alerts(statuses, now))
+        log.info("keys-checked", count=len(statuses), deliveries=told)
+        return told
 
     def _resume(self, uid: int, source: str, outcome: str) -> None:
         """Finish what a crash cut short: the outcome is recorded, the mailbox work is not done yet."""

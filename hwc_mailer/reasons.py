@@ -54,7 +54,9 @@ EXPLANATIONS: dict[str, str] = {
     "contact-key-unusable": "De sleutel van een contactpersoon van een school is niet bruikbaar (ontbreekt, "
                             "verlopen, ingetrokken of niet gecertificeerd). Die contactpersoon krijgt geen "
                             "berichten; de andere contactpersonen wel.",
-    "key-expiring": "Een sleutel verloopt binnenkort.",
+    "key-expiring": "Een sleutel verloopt binnenkort. Na die datum krijgt de eigenaar geen berichten meer.",
+    "key-unusable": "Een sleutel die in de regels staat, is niet bruikbaar (ontbreekt, verlopen, ingetrokken, "
+                    "niet gecertificeerd of hoort niet bij het adres).",
 }
 
 

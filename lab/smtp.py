@@ -83,7 +83,7 @@ class RelaySmtp:
     def __init__(
         self,
         dovecot: Dovecot,
-        tls: LabTls,
+        tls: LabTls | None,
         users: MutableMapping[str, str],
         *,
         implicit_tls: bool = False,
@@ -114,18 +114,22 @@ class RelaySmtp:
         self.stop()
 
     def start(self) -> None:
-        """Listen on a free port; returns once a real connection got the banner."""
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self._tls.cert_file, self._tls.key_file)
-        if self.implicit_tls:
-            controller = _LoopbackController(
-                self.handler, ssl_context=context, **self._smtp_options(tls_on_connect=True)
-            )
+        """Listen on a free port; returns once a real connection got the banner.
+
+        Without `tls` the relay offers no TLS at all: a server a careful client must refuse.
+        """
+        options: dict[str, Any]
+        if self._tls is None:
+            options = self._smtp_options(tls_on_connect=True)
         else:
-            controller = _LoopbackController(
-                self.handler, tls_context=context, require_starttls=True,
-                **self._smtp_options(tls_on_connect=False),
-            )
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self._tls.cert_file, self._tls.key_file)
+            if self.implicit_tls:
+                options = {"ssl_context": context, **self._smtp_options(tls_on_connect=True)}
+            else:
+                options = {"tls_context": context, "require_starttls": True,
+                           **self._smtp_options(tls_on_connect=False)}
+        controller = _LoopbackController(self.handler, **options)
         controller.start()
         self._controller = controller
         self.port = controller.port

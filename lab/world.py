@@ -106,9 +106,12 @@ class World:
         if result.returncode != 0:
             raise RuntimeError(f"keys import failed: {result.stdout}{result.stderr}")
 
-    def write_config(self, etc: Path, *, state_dir: Path | None = None, ca_file: Path | None = None) -> Path:
-        """A service file for the daemon; `ca_file` replaces the lab CA (to test TLS refusals)."""
+    def write_config(self, etc: Path, *, state_dir: Path | None = None, ca_file: Path | None = None,
+                     smtp: RelaySmtp | None = None, smtp_ca_file: Path | None = None) -> Path:
+        """A service file for the daemon; the keywords replace the lab CA and relay (for TLS refusals)."""
         ca = ca_file or self.tls.ca_file
+        smtp_ca = smtp_ca_file or ca
+        relay = smtp or self.smtp
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "password").write_text(self.office_password)
         (etc / "password").chmod(0o600)
@@ -124,10 +127,10 @@ imap:
   password: {{file: password}}
   idle_seconds: 30
 smtp:
-  host: {self.smtp.host}
-  port: {self.smtp.port}
+  host: {relay.host}
+  port: {relay.port}
   tls: starttls
-  ca_file: {ca}
+  ca_file: {smtp_ca}
   username: {OFFICE}
   password: {{file: password}}
 gpg:

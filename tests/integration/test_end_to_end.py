@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lab.dovecot import Dovecot
-from lab.smtp import RelaySmtp
-from lab.tls import LabTls, make_tls
+from lab.tls import make_tls
 from lab.world import OFFICE, OFFICER, OTHER_SENDER, World, sample_signal
+from tests.integration.helpers import PERSONAL, SARA, TIM, Run, assert_no_personal_data
 
-TIM = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
-SARA = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
-PERSONAL = ("Tim Testkind", "Sara Testkind", "Testkind", "14-03-2017", "2017-03-14", "2 mei 2013", "02-05-2013",
-            "2013-05-02", "VT-2026-0417")
 HTML_SIGNAL = """<html><head><style>p.MsoNormal{margin:0}</style></head><body>
 <p class=MsoNormal>Beste collega,</p><p class=MsoNormal>Hierbij een <b>Handle with Care</b>-signaal.</p>
 <p class=MsoNormal><b>Naam:</b>&nbsp;Tim Testkind</p><p class=MsoNormal><b>Geboortedatum:</b> 14-03-2017</p>
@@ -31,59 +22,6 @@ HTML_SIGNAL = """<html><head><style>p.MsoNormal{margin:0}</style></head><body>
 <p class=MsoNormal><b>Naam:</b> Sara Testkind</p><p class=MsoNormal><b>Geboortedatum:</b> 2 mei 2013</p>
 <p class=MsoNormal><b>School:</b> Basisschool Op de Heuvel</p>
 <p class=MsoNormal>Met vriendelijke groet,<br>A. de Vries<br>Veilig Thuis Zuid-Limburg</p></body></html>"""
-
-
-@pytest.fixture(scope="session")
-def world(lab_dir: Path, dovecot: Dovecot, smtp_relay: RelaySmtp, lab_tls: LabTls) -> World:
-    return World(lab_dir / "world", dovecot, smtp_relay, lab_tls)
-
-
-@dataclass
-class Run:
-    """One daemon installation: its own service file, state dir and temp dir."""
-
-    world: World
-    directory: Path
-    config: Path
-
-    @property
-    def written(self) -> list[Path]:
-        """Every file the daemon could have written: state, config dir, temp dir, both gpg homes."""
-        roots = [self.directory, self.world.inbound_home, self.world.outbound_home]
-        return [path for root in roots for path in root.rglob("*") if path.is_file()]
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "TMPDIR": str(self.directory / "tmp")}
-        return subprocess.run([sys.executable, "-m", "hwc_mailer", "-c", str(self.config), *args],
-                              capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
-
-    def counters(self) -> list[dict[str, object]]:
-        result = self.cli("stats", "--json")
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def totals(self) -> tuple[int, int, int]:
-        rows = self.counters()
-        return (sum(int(row["signals"]) for row in rows), sum(int(row["children"]) for row in rows),
-                sum(int(row["schools"]) for row in rows))
-
-
-@pytest.fixture
-def run(world: World, mail: Dovecot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    directory = tmp_path_factory.mktemp("run")
-    (directory / "tmp").mkdir()
-    yield Run(world, directory, world.write_config(directory / "etc", state_dir=directory / "state"))
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def assert_no_personal_data(texts: list[str], files: list[Path]) -> None:
-    for text in texts:
-        for value in PERSONAL:
-            assert value not in text
-    for path in files:
-        content = path.read_bytes()
-        for value in PERSONAL:
-            assert value.encode() not in content, f"{value!r} found in {path}"
 
 
 def clear_headers(raw: bytes) -> str:

@@ -1,0 +1,29 @@
+"""Integration fixtures: one small region (keys, rules, accounts) per session, one daemon installation per test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.dovecot import Dovecot
+from lab.smtp import RelaySmtp
+from lab.tls import LabTls
+from lab.world import World
+from tests.integration.helpers import Run
+
+
+@pytest.fixture(scope="session")
+def world(lab_dir: Path, dovecot: Dovecot, smtp_relay: RelaySmtp, lab_tls: LabTls) -> World:
+    return World(lab_dir / "world", dovecot, smtp_relay, lab_tls)
+
+
+@pytest.fixture
+def run(world: World, mail: Dovecot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """A fresh service file and state dir against emptied mailboxes; removed afterwards."""
+    directory = tmp_path_factory.mktemp("run")
+    (directory / "tmp").mkdir()
+    yield Run(world, directory, world.write_config(directory / "etc", state_dir=directory / "state"))
+    shutil.rmtree(directory, ignore_errors=True)

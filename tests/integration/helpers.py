@@ -1,0 +1,57 @@
+"""What the integration tests share: invented children, one daemon installation per test, the privacy check."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.world import World
+
+TIM = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
+SARA = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
+PERSONAL = ("Tim Testkind", "Sara Testkind", "Testkind", "14-03-2017", "2017-03-14", "2 mei 2013", "02-05-2013",
+            "2013-05-02", "VT-2026-0417")
+
+
+@dataclass
+class Run:
+    """One daemon installation: its own service file, state dir and temp dir."""
+
+    world: World
+    directory: Path
+    config: Path
+
+    @property
+    def written(self) -> list[Path]:
+        """Every file the daemon could have written: state, config dir, temp dir, both gpg homes."""
+        roots = [self.directory, self.world.inbound_home, self.world.outbound_home]
+        return [path for root in roots for path in root.rglob("*") if path.is_file()]
+
+    def cli(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "TMPDIR": str(self.directory / "tmp")}
+        return subprocess.run([sys.executable, "-m", "hwc_mailer", "-c", str(config or self.config), *args],
+                              capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+
+    def counters(self) -> list[dict[str, object]]:
+        result = self.cli("stats", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def totals(self) -> tuple[int, int, int]:
+        rows = self.counters()
+        return (sum(int(row["signals"]) for row in rows), sum(int(row["children"]) for row in rows),
+                sum(int(row["schools"]) for row in rows))
+
+
+def assert_no_personal_data(texts: list[str], files: list[Path]) -> None:
+    for text in texts:
+        for value in PERSONAL:
+            assert value not in text
+    for path in files:
+        content = path.read_bytes()
+        for value in PERSONAL:
+            assert value.encode() not in content, f"{value!r} found in {path}"
