@@ -247,8 +247,11 @@ def keys_import(invocation: Invocation, key_file: Path) -> None:
     edges.store.close()
     for ref in outcome.imported:
         click.echo(f"imported and certified {ref.fingerprint} ({ref.role.value} {ref.owner})")
+    for ref in outcome.uncertified:
+        click.echo(f"imported but NOT certified {ref.fingerprint} ({ref.role.value} {ref.owner}): gpg refused to "
+                   "certify it (expired or revoked?); it will not be used. See `hwc-mailer keys`.", err=True)
     for fingerprint in outcome.refused:
         click.echo(f"refused {fingerprint}: the rules do not list this key; add it to the rules first", err=True)
-    if not outcome.imported and not outcome.refused:
+    if not (outcome.imported or outcome.uncertified or outcome.refused):
         click.echo("no keys found in the file", err=True)
-    sys.exit(1 if outcome.refused or not outcome.imported else 0)
+    sys.exit(1 if outcome.refused or outcome.uncertified or not outcome.imported else 0)

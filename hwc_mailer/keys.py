@@ -14,6 +14,7 @@ from enum import Enum
 from .alerts import Alert
 from .config import Settings
 from .crypto import KeyInfo, Keyring, KeyState
+from .errors import CryptoError
 from .rules import Rules
 
 
@@ -111,6 +112,7 @@ def key_alerts(statuses: list[KeyStatus], now: datetime) -> list[Alert]:
 @dataclass(frozen=True)
 class ImportOutcome:
     imported: list[KeyRef]
+    uncertified: list[KeyRef]  # imported, but gpg would not certify them (expired, revoked): never used
     refused: list[str]         # fingerprints in the file that the rules do not list
 
 
@@ -119,14 +121,21 @@ def import_keys(data: bytes, settings: Settings, rules: Rules, inbound: Keyring,
     for keyring in (inbound, outbound):
         keyring.trust_ultimately(own)
     wanted = {ref.fingerprint: ref for ref in referenced_keys(settings, rules) if ref.role is not Role.daemon}
-    imported, refused = [], []
+    imported: list[KeyRef] = []
+    uncertified: list[KeyRef] = []
+    refused: list[str] = []
     for fingerprint in inbound.scan(data):
         ref = wanted.get(fingerprint)
         if ref is None:
             refused.append(fingerprint)
             continue
         keyring = keyring_for(ref.role, inbound, outbound)
-        if keyring.import_key(data, fingerprint):
+        if not keyring.import_key(data, fingerprint):
+            continue
+        try:
             keyring.certify(fingerprint, own)
+        except CryptoError:
+            uncertified.append(ref)
+        else:
             imported.append(ref)
-    return ImportOutcome(imported, refused)
+    return ImportOutcome(imported, uncertified, refused)

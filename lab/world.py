@@ -12,6 +12,7 @@ import email.policy
 import secrets
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -107,7 +108,8 @@ class World:
             raise RuntimeError(f"keys import failed: {result.stdout}{result.stderr}")
 
     def write_config(self, etc: Path, *, state_dir: Path | None = None, ca_file: Path | None = None,
-                     smtp: RelaySmtp | None = None, smtp_ca_file: Path | None = None) -> Path:
+                     smtp: RelaySmtp | None = None, smtp_ca_file: Path | None = None,
+                     contacts: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> Path:
         """A service file for the daemon; the keywords replace the lab CA and relay (for TLS refusals)."""
         ca = ca_file or self.tls.ca_file
         smtp_ca = smtp_ca_file or ca
@@ -115,7 +117,7 @@ class World:
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "password").write_text(self.office_password)
         (etc / "password").chmod(0o600)
-        (etc / "rules.yaml").write_text(self.rules_yaml())
+        (etc / "rules.yaml").write_text(self.rules_yaml(contacts))
         config = etc / "config.yaml"
         config.write_text(f"""\
 imap:
@@ -146,16 +148,22 @@ state_dir: {state_dir or etc.parent / 'state'}
 """)
         return config
 
-    def rules_yaml(self) -> str:
+    def rules_yaml(self, contacts: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> str:
+        """The rules; `contacts` replaces a school's contacts by (address, fingerprint) pairs."""
+        def contact_lines(school: LabSchool) -> str:
+            pairs = (contacts or {}).get(school.code, [(school.address, school.fingerprint)])
+            return "".join(f"""\
+      - name: HWC-contactpersoon
+        email: {address}
+        fingerprint: "{fingerprint}"
+""" for address, fingerprint in pairs)
+
         schools = "".join(f"""\
   - code: {school.code}
     name: {school.name}
     municipality: {school.municipality}
     contacts:
-      - name: HWC-contactpersoon
-        email: {school.address}
-        fingerprint: "{school.fingerprint}"
-""" for school in self.schools)
+{contact_lines(school)}""" for school in self.schools)
         return f"""\
 trusted_senders:
   - name: Veilig Thuis Zuid-Limburg
@@ -215,6 +223,12 @@ schools:
 
     def deliver_signal(self, raw: bytes) -> None:
         self.dovecot.deliver(OFFICE, raw)
+
+    def decrypt_as_office(self, raw: bytes) -> gnupg.Crypt:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        parts = message.get_payload()
+        assert isinstance(parts, list)
+        return self._gpg(self.office_home).decrypt(parts[1].get_payload(decode=True))
 
     def officer_mail(self) -> list[bytes]:
         return self.dovecot.messages(OFFICER)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.dovecot import Dovecot
+from lab.gpg import kill_agents
 from lab.smtp import RelaySmtp
 from lab.tls import LabTls
 from lab.world import World
@@ -26,4 +27,6 @@ def run(world: World, mail: Dovecot, tmp_path_factory: pytest.TempPathFactory) -
     directory = tmp_path_factory.mktemp("run")
     (directory / "tmp").mkdir()
     yield Run(world, directory, world.write_config(directory / "etc", state_dir=directory / "state"))
+    for keyring in directory.rglob("pubring.kbx"):
+        kill_agents(keyring.parent)
     shutil.rmtree(directory, ignore_errors=True)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,3 +56,26 @@ def assert_no_personal_data(texts: list[str], files: list[Path]) -> None:
         content = path.read_bytes()
         for value in PERSONAL:
             assert value.encode() not in content, f"{value!r} found in {path}"
+
+
+def wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float = 30.0) -> bool:
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if marker in line:
+            return True
+        if not line and process.poll() is not None:
+            return False
+    return False
+
+
+def eventually(condition: object, timeout: float = 30.0) -> bool:
+    """Await a condition on the servers; the bound only keeps a broken build from hanging."""
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

@@ -6,14 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from lab.tls import make_tls
 from lab.world import OFFICE, OFFICER, OTHER_SENDER, World, sample_signal
-from tests.integration.helpers import PERSONAL, SARA, TIM, Run, assert_no_personal_data
+from tests.integration.helpers import PERSONAL, SARA, TIM, Run, assert_no_personal_data, eventually, wait_for_line
 
 HTML_SIGNAL = """<html><head><style>p.MsoNormal{margin:0}</style></head><body>
 <p class=MsoNormal>Beste collega,</p><p class=MsoNormal>Hierbij een <b>Handle with Care</b>-signaal.</p>
@@ -60,6 +59,7 @@ def test_each_school_gets_only_its_own_child_encrypted_and_nothing_is_kept(run: 
         other = heuvel if school is regenboog else regenboog
         _, foreign = world.open_as(other, raw)
         assert not foreign.ok
+        assert not world.decrypt_as_office(raw).ok, "a copy kept in Sent must be unreadable even to us"
     assert "14-03-2017" in world.open_as(regenboog, world.school_mail(regenboog)[0])[1].data.decode()
     assert "02-05-2013" in world.open_as(heuvel, world.school_mail(heuvel)[0])[1].data.decode()
     assert world.dovecot.messages(OFFICE) == []
@@ -162,10 +162,10 @@ def test_daemon_forwards_a_signal_that_arrives_while_it_waits(run: Run) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                               stdin=subprocess.DEVNULL)
     try:
-        assert _wait_for_line(daemon, '"event": "ready"'), "daemon never became ready"
+        assert wait_for_line(daemon, '"event": "ready"'), "daemon never became ready"
         world.deliver_signal(two_children_signal(world, "pgp-mime"))
-        assert _eventually(lambda: all(world.school_mail(school) for school in world.schools))
-        assert _eventually(lambda: world.dovecot.messages(OFFICE) == [])
+        assert eventually(lambda: all(world.school_mail(school) for school in world.schools))
+        assert eventually(lambda: world.dovecot.messages(OFFICE) == [])
     finally:
         daemon.send_signal(signal.SIGTERM)
         _, stderr = daemon.communicate(timeout=30)
@@ -187,26 +187,3 @@ def test_an_unknown_certificate_authority_stops_everything_before_login(run: Run
     assert "IMAP server" in result.stderr and "CA file" in result.stderr
     assert len(world.dovecot.messages(OFFICE)) == 1
     assert all(world.school_mail(school) == [] for school in world.schools)
-
-
-def _wait_for_line(process: subprocess.Popen[str], marker: str, timeout: float = 30.0) -> bool:
-    assert process.stderr is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if marker in line:
-            return True
-        if not line and process.poll() is not None:
-            return False
-    return False
-
-
-def _eventually(condition: object, timeout: float = 30.0) -> bool:
-    """Await a condition on the servers; the bound only keeps a broken build from hanging."""
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
