@@ -12,6 +12,7 @@ alerts.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from email.utils import make_msgid
 
 import structlog
@@ -20,7 +21,8 @@ from .compose import ALERT, Notice, Templates, envelope, pgp_mime, plain, protec
 from .config import Settings
 from .crypto import Keyring, KeyState
 from .reasons import ACTIONS, explain
-from .rules import Rules
+from .errors import TransportRejected
+from .rules import Officer, Rules
 from .store import Store
 from .transport import SmtpTransport
 
@@ -66,17 +68,24 @@ class Alerter:
         for officer in self._rules.officers:
             headers = envelope(sender, [(officer.name, officer.email)], subject,
                                message_id=make_msgid(domain=sender.id_domain), now=now)
-            state = self._outbound.key_state(officer.fingerprint, officer.email) if officer.fingerprint else None
-            if officer.fingerprint and state is KeyState.ok:
-                notice = Notice((officer.email,), (officer.fingerprint,), headers, protected(headers, subject, body))
-                armored = self._outbound.encrypt_signed(notice.inner, notice.fingerprints,
-                                                        self._settings.gpg.key_fingerprint)
-                self._transport.send(pgp_mime(notice, armored), [officer.email])
-            else:
-                if state is not None:
-                    log.warning("officer-key-unusable", fingerprint=officer.fingerprint, reason=state.value)
-                self._transport.send(plain(headers, body), [officer.email])
+            try:
+                self._transport.send(self._protect(officer, headers, subject, body), [officer.email])
+            except TransportRejected as error:
+                log.error("alert-rejected", error=str(error))
         self._store.record_alert(alert.event, now)
         self._sent_this_hour.append(now)
         log.info("alert-sent", reason=alert.reason, outcome=alert.kind, count=len(self._rules.officers))
         return True
+
+    def _protect(self, officer: Officer, headers: tuple[tuple[str, str], ...], subject: str,
+                 body: str) -> EmailMessage:
+        """Encrypted and signed when the officer has a usable key; plain otherwise (alerts hold no personal data)."""
+        if officer.fingerprint is None:
+            return plain(headers, body)
+        state = self._outbound.key_state(officer.fingerprint, officer.email)
+        if state is not KeyState.ok:
+            log.warning("officer-key-unusable", fingerprint=officer.fingerprint, reason=state.value)
+            return plain(headers, body)
+        notice = Notice((officer.email,), (officer.fingerprint,), headers, protected(headers, subject, body))
+        armored = self._outbound.encrypt_signed(notice.inner, notice.fingerprints, self._settings.gpg.key_fingerprint)
+        return pgp_mime(notice, armored)

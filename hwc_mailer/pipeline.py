@@ -64,6 +64,7 @@ class Manual:
     """A person must finish this signal: it goes to the manual folder."""
 
     reason: str
+    detail: str = ""     # for the officer: which schools already have their mail; never personal data
     kind = "manual"
 
     @property
@@ -227,15 +228,18 @@ class Pipeline:
         finally:
             structlog.contextvars.unbind_contextvars("source", "message_id")
 
-    def _hold(self, outcome: Held, uid: int, source: str, now: datetime, school: str = "") -> None:
+    def _hold(self, outcome: Held, uid: int, source: str, now: datetime) -> None:
         folder = self._folders.manual if isinstance(outcome, Manual) else self._folders.quarantine
-        self.alerter.tell(Alert(f"{outcome.code}:{source}", outcome.kind, outcome.reason, folder, school))
+        detail = outcome.detail if isinstance(outcome, Manual) else ""
+        self.alerter.tell(Alert(f"{outcome.code}:{source}", outcome.kind, outcome.reason, folder, detail))
         self.edges.store.record_outcome(source, outcome.code, f"{now:%Y-%m}", [Tally("", 1, 0, 0)])
-        log.warning("held", outcome=outcome.code, reason=outcome.reason, folder=folder, school=school or None)
+        log.warning("held", outcome=outcome.code, reason=outcome.reason, folder=folder)
         self._move(uid, source, folder)
 
     def _move(self, uid: int, source: str, folder: str) -> None:
+        """Into the manual or quarantine folder; copies of anything already sent still go."""
         self.edges.mailbox.move(self._folders.inbox, uid, folder)
+        self._delete_copies(source, "")
         self.edges.store.forget(source)
 
     def _usable(self, delivery: Delivery) -> Delivery | None:
@@ -270,9 +274,11 @@ class Pipeline:
                 return Manual("no-valid-key")
             deliveries.append(usable)
         already = edges.store.journal(source)
+        sent: list[str] = []
         for delivery in deliveries:
             message_id = outgoing_message_id(secret, source_id, delivery.school.code, settings.sender.id_domain)
             if SENT_PREFIX + message_id in already:
+                sent.append(delivery.school.code)
                 continue
             notice = compose_notice(delivery, settings.sender, self.context.templates, message_id=message_id, now=now)
             armored = edges.outbound.encrypt_signed(notice.inner, notice.fingerprints, settings.gpg.key_fingerprint)
@@ -280,8 +286,10 @@ class Pipeline:
                 accepted = edges.transport.send(pgp_mime(notice, armored), notice.recipients)
             except TransportRejected as error:
                 log.error("smtp-rejected", school=delivery.school.code, error=str(error))
-                return Manual("smtp-rejected")
+                done = f"al verstuurd naar {', '.join(sent)}" if sent else "aan geen enkele school verstuurd"
+                return Manual("smtp-rejected", f"geweigerd voor school {delivery.school.code}, {done}")
             edges.store.record_sent(source, message_id)
+            sent.append(delivery.school.code)
             log.info("sent", school=delivery.school.code, count=accepted, children=len(delivery.children))
         outcome = Delivered(tuple(delivery.school.code for delivery in deliveries),
                             sum(len(delivery.children) for delivery in deliveries))
@@ -293,10 +301,16 @@ class Pipeline:
 
     def _purge(self, uid: int, source: str, message_id: str) -> None:
         """Source out of the inbox, then every copy the server kept of it and of what we sent, then the journal."""
+        self.edges.mailbox.delete(self._folders.inbox, [uid])
+        copies = self._delete_copies(source, message_id)
+        self.edges.store.forget(source)
+        log.info("purged", count=copies)
+
+    def _delete_copies(self, source: str, message_id: str) -> int:
+        """Copies of our sent mails in Sent and Trash, and of the source in Trash, found by Message-ID."""
         folders, mailbox = self._folders, self.edges.mailbox
         sent_ids = [step.removeprefix(SENT_PREFIX) for step in self.edges.store.journal(source)
                     if step.startswith(SENT_PREFIX)]
-        mailbox.delete(folders.inbox, [uid])
         copies = 0
         for folder, wanted in ((folders.sent, sent_ids), (folders.trash, [*sent_ids, message_id])):
             if folder is None:
@@ -305,8 +319,7 @@ class Pipeline:
                             for uid in mailbox.find_by_message_id(folder, mid)})
             mailbox.delete(folder, found)
             copies += len(found)
-        self.edges.store.forget(source)
-        log.info("purged", count=copies)
+        return copies
 
 
 def _tallies(deliveries: list[Delivery]) -> list[Tally]:

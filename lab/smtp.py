@@ -37,13 +37,15 @@ class RelayHandler:
     """aiosmtpd handler: relays to Dovecot; `rcpt_reply`/`data_reply` inject failures.
 
     Set either to an SMTP reply such as "451 4.3.0 try later" and that command answers
-    with it instead of proceeding; set it back to None to heal.
+    with it instead of proceeding; set it back to None to heal. `recipient_replies`
+    does the same for RCPT of single addresses.
     """
 
     def __init__(self, dovecot: Dovecot, save_sent_copy: bool) -> None:
         self.dovecot = dovecot
         self.save_sent_copy = save_sent_copy
         self.rcpt_reply: str | None = None
+        self.recipient_replies: dict[str, str] = {}
         self.data_reply: str | None = None
         self.received: list[Received] = []
 
@@ -51,8 +53,9 @@ class RelayHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
         rcpt_options: list[str],
     ) -> str:
-        if self.rcpt_reply is not None:
-            return self.rcpt_reply
+        reply = self.recipient_replies.get(address, self.rcpt_reply)
+        if reply is not None:
+            return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
