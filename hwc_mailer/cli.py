@@ -20,7 +20,7 @@ from . import logging as hwc_logging
 from .access import login_for
 from .compose import Templates
 from .config import Settings, load_settings
-from .crypto import Keyring
+from .crypto import Keyring, KeyState
 from .daemon import Daemon
 from .errors import HwcError, MailboxUnavailable, TransportUnavailable
 from .intake import NotOurs
@@ -162,10 +162,15 @@ def check(invocation: Invocation, offline: bool) -> None:
 
 
 def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str]:
+    """Unusable keys and mixed-up keyrings; a key that merely expires soon is a warning, printed here."""
     now = context.now()
-    statuses = key_statuses(settings, context.rules, edges.inbound, edges.outbound, now)
-    problems = [f"{status.ref.role.value} {status.ref.owner}: key {status.ref.fingerprint} is "
-                f"{status.describe(now)}" for status in statuses if status.problem]
+    problems = []
+    for status in key_statuses(settings, context.rules, edges.inbound, edges.outbound, now):
+        line = f"{status.ref.role.value} {status.ref.owner}: key {status.ref.fingerprint} is {status.describe(now)}"
+        if status.info.state is not KeyState.ok:
+            problems.append(line)
+        elif status.expiring:
+            click.echo(f"warning: {line}")
     return problems + keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
 
 
@@ -204,8 +209,11 @@ def stats(invocation: Invocation, as_json: bool) -> None:
     widths = [max(len(line[index]) for line in table) for index in range(len(header))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
-    totals = {key: sum(row[key] for row in rows) for key in ("signals", "children", "schools")}
-    click.echo(f"total: {totals['signals']} signal(s), {totals['children']} child(ren), {totals['schools']} school(s)")
+    delivered = [row for row in rows if row["outcome"] == "delivered"]
+    totals = {key: sum(row[key] for row in delivered) for key in ("signals", "children", "schools")}
+    held = sum(row["signals"] for row in rows if row["outcome"] != "delivered")
+    click.echo(f"delivered: {totals['signals']} signal(s), {totals['children']} child(ren), "
+               f"{totals['schools']} school(s); held for a person: {held}")
 
 
 @main.group(invoke_without_command=True)

@@ -3,8 +3,9 @@
 Starts Dovecot and an SMTP relay with a throwaway CA, makes throwaway keys,
 delivers a signed and encrypted sample signal (two children, two schools) into
 the Leerplicht inbox, runs `hwc-mailer once`, then shows each school's mailbox
-decrypted with that school's own key, the emptied inbox and Sent folder, and
-`hwc-mailer stats`. Stops what it started and removes every file it made.
+decrypted with that school's own key and the emptied inbox and Sent folder.
+Then a forged signal goes to quarantine and the officer's alert is shown, and
+finally `hwc-mailer stats`. Stops what it started and removes every file it made.
 Exit status 0 only when every one of those checks held.
 """
 
@@ -67,9 +68,11 @@ def main() -> int:
             if hwc_mailer(world.config_path, "once").returncode != 0:
                 failures.append("hwc-mailer once failed")
 
+            delivered = []
             for school in world.schools:
                 step(f"what {school.name} ({school.address}) receives")
                 mails = world.school_mail(school)
+                delivered.append(mails)
                 if len(mails) != 1:
                     failures.append(f"{school.code} received {len(mails)} mails instead of 1")
                 for raw in mails:
@@ -92,6 +95,21 @@ def main() -> int:
                 print(f"{folder}: {left} message(s)")
                 if left:
                     failures.append(f"{folder} still holds {left} message(s)")
+
+            step("a forgery: a signal that claims to come from Veilig Thuis but is signed by a school's key")
+            school = world.schools[0]
+            forged = world.armored(f"Content-Type: text/plain\r\n\r\n{sample_signal(CHILDREN[:1])}".encode(),
+                                   signer=school.fingerprint, signer_home=school.home)
+            world.deliver_signal(world.signal_mail("", encrypted=forged))
+            hwc_mailer(world.config_path, "once")
+            quarantined = len(dovecot.messages(OFFICE, "HWC-Quarantaine"))
+            print(f"HWC-Quarantaine: {quarantined} message(s); what the officer reads:\n")
+            alerts = world.officer_mail()
+            for raw in alerts:
+                print(world.read_alert(raw))
+            if quarantined != 1 or len(alerts) != 1 or any(world.school_mail(s) != mails for s, mails in
+                                                           zip(world.schools, delivered)):
+                failures.append("the forgery was not quarantined with exactly one alert and nothing sent")
 
             step("anonymous counters")
             hwc_mailer(world.config_path, "stats")

@@ -7,6 +7,7 @@ the real SMTP client and then read what each recipient (and the sender's Sent) r
 from __future__ import annotations
 
 import asyncio
+import logging
 import smtplib
 import ssl
 import warnings
@@ -31,6 +32,10 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     content: bytes
+
+
+# aiosmtpd warns on every login that its own Session.login_data is deprecated: noise in every demo and test.
+logging.getLogger("mail.log").addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
 
 
 class RelayHandler:

@@ -271,3 +271,13 @@ def test_an_empty_age_range_is_refused_at_load(tmp_path: Path) -> None:
     message = config_error(tmp_path, text)
     assert "ages" in message
     assert_points_at(message, tmp_path / "config.yaml", line_of(text, "ages:"))
+
+
+@pytest.mark.parametrize("subject", ["HWC {{ school.name }}", "Bericht {% if x %}x{% endif %}"])
+def test_an_outer_subject_with_template_fields_is_refused(tmp_path: Path, subject: str) -> None:
+    """The outer subject travels in clear: it must be fixed text that cannot pick up personal data."""
+    text = SERVICE_FILE.replace("  name: Leerplicht Maastricht-Heuvelland\n",
+                                f"  name: Leerplicht Maastricht-Heuvelland\n  subject: \"{subject}\"\n")
+    message = config_error(tmp_path, text)
+    assert "sender.subject" in message and "fixed text" in message
+    assert_points_at(message, tmp_path / "config.yaml", line_of(text, "subject:"))
