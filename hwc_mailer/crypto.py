@@ -79,13 +79,21 @@ class Keyring:
         self.home = home
 
     def decrypt_verified(self, data: bytes) -> Verified | Refused:
+        """The plaintext only when every indicator agrees; otherwise the most telling reason.
+
+        Signature problems are reported before a failed decryption because gpg
+        aborts decryption (no DECRYPTION_OKAY) when the signature has expired.
+        """
         result = self._gpg.decrypt(data, passphrase=self._passphrase)
-        if not result.ok or result.status != "decryption ok":
-            return Refused("decryption-failed")
+        statuses = _status_keywords(result.stderr)
+        if not statuses & ENCRYPTION_STATUSES:
+            return Refused("not-encrypted")
         if result.key_status is not None:
             return Refused("key-revoked" if "revoked" in result.key_status else "key-expired")
         if result.problems:
             return Refused(_signature_problem(result.problems))
+        if not result.ok or "DECRYPTION_OKAY" not in statuses or "DECRYPTION_FAILED" in statuses:
+            return Refused("decryption-failed")
         if not result.sig_info:
             return Refused("unsigned")
         if len(result.sig_info) != 1:
@@ -175,6 +183,15 @@ class Keyring:
                    for key in self._gpg.list_keys(secret=True))
 
 
+# Status lines that only appear when the data was encrypted (to us or to anyone).
+ENCRYPTION_STATUSES = frozenset({"ENC_TO", "BEGIN_DECRYPTION", "DECRYPTION_FAILED", "NEED_PASSPHRASE_SYM"})
+
+
+def _status_keywords(stderr: str) -> set[str]:
+    """The keywords of gpg's machine-readable status lines, which python-gnupg keeps in stderr."""
+    return {line.split()[1] for line in stderr.splitlines() if line.startswith("[GNUPG:] ") and len(line.split()) > 1}
+
+
 def _has_address(uid: str, address: str) -> bool:
     inner = uid[uid.rfind("<") + 1:uid.rfind(">")] if "<" in uid and uid.endswith(">") else uid
     return inner.strip().lower() == address.strip().lower()
@@ -182,6 +199,8 @@ def _has_address(uid: str, address: str) -> bool:
 
 def _signature_problem(problems: Sequence[dict[str, str]]) -> str:
     statuses = {problem.get("status") for problem in problems}
+    if "no secret key" in statuses:
+        return "decryption-failed"
     if "no public key" in statuses:
         return "unknown-key"
     if "signature expired" in statuses:

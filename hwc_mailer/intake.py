@@ -25,7 +25,8 @@ from .signal import text_from_html
 BEGIN = b"-----BEGIN PGP MESSAGE-----"
 ARMOR = re.compile(rb"\A\s*(-----BEGIN PGP MESSAGE-----\r?\n.*?-----END PGP MESSAGE-----)\s*\Z", re.DOTALL)
 HWC_WORDS = re.compile(r"handle[\s\-]*with[\s\-]*care", re.IGNORECASE)
-PGP_TYPES = ("multipart/encrypted", "application/pgp-encrypted", "application/pgp-signature", "application/pgp-keys")
+ENCRYPTED_TYPES = ("multipart/encrypted", "application/pgp-encrypted")
+PGP_TYPES = (*ENCRYPTED_TYPES, "application/pgp-signature", "application/pgp-keys")
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def ciphertext(message: EmailMessage) -> bytes | Rejected:
         if isinstance(body, bytes) and BEGIN in body:
             match = ARMOR.match(body)
             return match.group(1) if match and body.count(BEGIN) == 1 else Rejected("text-around-armor")
-    if message.is_multipart() and any(part.get_content_type() in PGP_TYPES for part in message.walk()):
+    if message.is_multipart() and any(part.get_content_type() in ENCRYPTED_TYPES for part in message.walk()):
         return Rejected("unencrypted-parts")
     if any(part.get_content_maintype() == "text" and BEGIN in (part.get_payload(decode=True) or b"")
            for part in message.walk() if not part.is_multipart()):
@@ -168,16 +169,29 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
         inner = read_message(verified.plaintext)
         if shape := mime_shape(inner, limits):
             return Rejected(shape)
-        if any(part.get_content_type() in PGP_TYPES for part in inner.walk()):
+        if _holds_pgp(inner):
             return Rejected("nested-pgp")
         text = readable_text(inner)
     else:
         text = _decoded(verified.plaintext)
     if text is None:
         return Rejected("undecodable-text")
+    if "-----BEGIN PGP" in text:
+        return Rejected("nested-pgp")
     digest = hashlib.sha256(f"{verified.signer}\0{verified.signed_at.timestamp()}\0".encode()
                             + verified.plaintext).hexdigest()
     return Authentic(text, sender, verified.signer, verified.signed_at, digest)
+
+
+def _holds_pgp(entity: Message) -> bool:
+    """Another PGP object anywhere inside, also behind base64 or quoted-printable: never ours to read."""
+    for part in entity.walk():
+        if part.get_content_type() in PGP_TYPES:
+            return True
+        payload = None if part.is_multipart() else part.get_payload(decode=True)
+        if isinstance(payload, bytes) and b"-----BEGIN PGP" in payload:
+            return True
+    return False
 
 
 def oversized(header: bytes, rules: Rules) -> NotOurs | Rejected:

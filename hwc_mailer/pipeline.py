@@ -8,8 +8,7 @@
     not ours            -> left alone, journaled so it is not read again
     quarantined/manual  -> officer alert -> outcome + counters -> moved to its folder
 
-`decide` is everything before any mail leaves: it needs only the rules and the
-inbound keyring. `process` adds the edges and the journal, so a restart after a
+`plan` is the pure part: from authentic text to deliveries. `process` adds the edges and the journal, so a restart after a
 crash resumes: schools already journaled as sent are skipped, a delivered
 signal whose purge was cut short is purged again, a held one is moved again,
 and nothing is counted twice. A crash between "accepted by SMTP" and
@@ -34,7 +33,7 @@ from .config import Settings
 from .crypto import Keyring, KeyState
 from .errors import MailboxUnavailable, TransportRejected, TransportUnavailable
 from .keys import key_alerts, key_statuses
-from .intake import Authentic, NotOurs, Rejected, authenticate, oversized, read_message
+from .intake import NotOurs, Rejected, authenticate, oversized, read_message
 from .mailbox import ImapMailbox
 from .routing import Delivery, Unroutable, route
 from .rules import Rules
@@ -91,7 +90,6 @@ Outcome = Delivered | Manual | Quarantined | NotOurs
 @dataclass(frozen=True)
 class Plan:
     deliveries: tuple[Delivery, ...]
-    digest: str
 
 
 @dataclass
@@ -114,21 +112,16 @@ class Context:
     now: Callable[[], datetime]
 
 
-def decide(raw: bytes, rules: Rules, inbound: Keyring, settings: Settings, now: datetime) -> Plan | Outcome:
-    authentic = authenticate(raw, rules, inbound, limits=settings.limits, trust=settings.trust, now=now)
-    if isinstance(authentic, NotOurs):
-        return authentic
-    if isinstance(authentic, Rejected):
-        return Quarantined(authentic.reason)
-    assert isinstance(authentic, Authentic)
+def plan(text: str, rules: Rules, settings: Settings, now: datetime) -> Plan | Manual:
+    """From the authentic text to one delivery per school, or why a person must do it."""
     ages = AgeRange(settings.ages.minimum, settings.ages.maximum)
-    signal = parse_signal(authentic.text, today=now.date(), ages=ages)
+    signal = parse_signal(text, today=now.date(), ages=ages)
     if isinstance(signal, Invalid):
         return Manual(signal.reason)
     routed = route(signal, rules)
     if isinstance(routed, Unroutable):
         return Manual(routed.reason)
-    return Plan(routed, authentic.digest)
+    return Plan(routed)
 
 
 def source_key(folder: str, uidvalidity: int, uid: int) -> str:
@@ -212,7 +205,7 @@ class Pipeline:
             if raw is None:
                 return None
             message_id = str(read_message(raw).get("Message-ID", "")).strip()
-            decision = decide(raw, self.context.rules, edges.inbound, settings, now)
+            decision = self._decide(raw, source, now)
             del raw
         structlog.contextvars.bind_contextvars(source=source, message_id=message_id)
         try:
@@ -227,6 +220,20 @@ class Pipeline:
             return decision
         finally:
             structlog.contextvars.unbind_contextvars("source", "message_id")
+
+    def _decide(self, raw: bytes, source: str, now: datetime) -> Plan | Outcome:
+        """Authenticate, refuse a replay, then plan; nothing here sends or moves anything."""
+        settings = self.context.settings
+        authentic = authenticate(raw, self.context.rules, self.edges.inbound, limits=settings.limits,
+                                 trust=settings.trust, now=now)
+        if isinstance(authentic, NotOurs):
+            return authentic
+        if isinstance(authentic, Rejected):
+            return Quarantined(authentic.reason)
+        replay_key = hmac.new(self.context.secret, f"replay\0{authentic.digest}".encode(), hashlib.sha256).hexdigest()
+        if self.edges.store.claim_signal(replay_key, source) != source:
+            return Quarantined("replay")
+        return plan(authentic.text, self.context.rules, settings, now)
 
     def _hold(self, outcome: Held, uid: int, source: str, now: datetime) -> None:
         folder = self._folders.manual if isinstance(outcome, Manual) else self._folders.quarantine
@@ -262,13 +269,10 @@ class Pipeline:
             return None
         return Delivery(delivery.school.model_copy(update={"contacts": tuple(usable)}), delivery.children)
 
-    def _deliver(self, plan: Plan, uid: int, source: str, source_id: str, now: datetime) -> Outcome:
+    def _deliver(self, planned: Plan, uid: int, source: str, source_id: str, now: datetime) -> Outcome:
         edges, settings, secret = self.edges, self.context.settings, self.context.secret
-        replay_key = hmac.new(secret, f"replay\0{plan.digest}".encode(), hashlib.sha256).hexdigest()
-        if edges.store.claim_signal(replay_key, source) != source:
-            return Quarantined("replay")
         deliveries = []
-        for delivery in plan.deliveries:
+        for delivery in planned.deliveries:
             usable = self._usable(delivery)
             if usable is None:
                 return Manual("no-valid-key")
