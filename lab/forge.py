@@ -1,0 +1,232 @@
+"""Forged and broken inbound mail, made with real gpg: what an attacker or a clumsy mail client could send.
+
+A `Forger` holds the signing keys an attacker or an accident could produce (Veilig Thuis' own
+key with a forged clock, a revoked key, an expired key, an old key) in one gpg home, and the
+builders below turn them into whole raw messages as a mail client would hand them to the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from lab.gpg import export_public, export_secret, import_keys, new_home
+from lab.world import OFFICE, VEILIG_THUIS, World
+
+CRLF = "\r\n"
+ATTACKER = "attacker@evil.example"
+
+
+def config_with_sender_keys(world: World, etc: Path, fingerprints: list[str], *, state_dir: Path | None = None,
+                            extra_yaml: str = "") -> Path:
+    """A service file whose rules also list `fingerprints` for Veilig Thuis (other tests' rules do not)."""
+    config = world.write_config(etc, state_dir=state_dir)
+    rules = etc / "rules.yaml"
+    own = f'fingerprints: ["{world.veilig_thuis}"]'
+    listed = ", ".join(f'"{fingerprint}"' for fingerprint in (world.veilig_thuis, *fingerprints))
+    text = rules.read_text()
+    assert own in text, "the lab's rules changed shape"
+    rules.write_text(text.replace(own, f"fingerprints: [{listed}]", 1))
+    if extra_yaml:
+        config.write_text(config.read_text() + extra_yaml)
+    return config
+
+
+def keys_import(config: Path, key_file: Path, home: Path, fingerprints: list[str]) -> None:
+    """Through the product's own `keys import`, as an admin would; every key must end up in `home`.
+
+    A revoked or expired key is imported but not certified, and the command then exits 1:
+    for a sender's key that is enough (senders' keys are only verified against, never encrypted to).
+    """
+    result = subprocess.run([sys.executable, "-m", "hwc_mailer", "-c", str(config), "keys", "import", str(key_file)],
+                            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    listed = gpg(home, "--list-keys", "--with-colons").decode().upper()
+    if missing := [fingerprint for fingerprint in fingerprints if f":{fingerprint}:" not in listed]:
+        raise RuntimeError(f"keys import left out {missing}: {result.stdout}{result.stderr}")
+
+
+def gpg(home: Path, *args: str, stdin: bytes = b"", at: datetime | None = None) -> bytes:
+    """gpg in `home`, non-interactive; `at` fakes the clock (creation and signature times)."""
+    command = ["gpg", "--batch", "--no-tty", "--yes", "--homedir", str(home), "--pinentry-mode", "loopback",
+               "--passphrase", "", "--trust-model", "always"]
+    if at is not None:
+        command += ["--faked-system-time", f"{int(at.timestamp())}!", "--ignore-time-conflict", "--ignore-valid-from"]
+    result = subprocess.run([*command, *args], input=stdin, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"gpg {' '.join(args[:2])} failed: {result.stderr.decode(errors='replace')}")
+    return result.stdout
+
+
+def generate_signing_key(home: Path, user_id: str, *, expire: str = "1y", at: datetime | None = None) -> str:
+    """A sign-only Ed25519 key, created at `at` (default now); returns the fingerprint."""
+    status = gpg(home, "--status-fd", "1", "--quick-generate-key", user_id, "ed25519", "sign,cert", expire, at=at)
+    for line in status.decode().splitlines():
+        if line.startswith("[GNUPG:] KEY_CREATED "):
+            return line.split()[3].upper()
+    raise RuntimeError("gpg made no key")
+
+
+class Forger:
+    """One gpg home with every key a forgery may be signed with, and the session clock to lie about."""
+
+    def __init__(self, world: World, directory: Path, now: datetime | None = None) -> None:
+        self.world = world
+        self.now = now or datetime.now(timezone.utc)
+        self.home = new_home(directory, "fx")
+        import_keys(self.home, export_secret(world.veilig_thuis_home, world.veilig_thuis))
+        import_keys(self.home, export_secret(world.other_sender_home, world.other_sender))
+        import_keys(self.home, export_public(world.office_home, world.office))
+        for school in world.schools:
+            import_keys(self.home, export_public(school.home, school.fingerprint))
+        uid = f"Veilig Thuis Zuid-Limburg <{VEILIG_THUIS}>"
+        # Listed for Veilig Thuis, then revoked: what it signed before the revocation must not pass.
+        self.revoked = generate_signing_key(self.home, uid)
+        self.revoked_ciphertext: bytes | None = None
+        # Listed for Veilig Thuis, made ten days ago to last one day: expired nine days ago.
+        self.expired = generate_signing_key(self.home, uid, expire="1d", at=self.now - timedelta(days=10))
+        # Listed for Veilig Thuis, valid for a year, made sixty days ago: signatures from a month ago verify.
+        self.old = generate_signing_key(self.home, uid, at=self.now - timedelta(days=60))
+
+    def sign_encrypt(self, plaintext: bytes, *, signers: tuple[str, ...] | None = None,
+                     recipient: str | None = None, at: datetime | None = None, sig_expire: str | None = None) -> bytes:
+        """Armored ciphertext; by default exactly what Veilig Thuis sends: signed by it, encrypted to the office."""
+        signers = (self.world.veilig_thuis,) if signers is None else signers
+        args = ["--armor", "--recipient", recipient or self.world.office]
+        for signer in signers:
+            args += ["--local-user", signer]
+        if sig_expire:
+            args += ["--default-sig-expire", sig_expire]
+        args += ["--sign", "--encrypt"] if signers else ["--encrypt"]
+        return gpg(self.home, *args, stdin=plaintext, at=at)
+
+    def clearsign(self, text: str, signer: str | None = None) -> bytes:
+        return gpg(self.home, "--local-user", signer or self.world.veilig_thuis, "--clearsign", stdin=text.encode())
+
+    def sign_only(self, data: bytes, signer: str | None = None) -> bytes:
+        """An armored `-----BEGIN PGP MESSAGE-----` that is signed but not encrypted."""
+        return gpg(self.home, "--local-user", signer or self.world.veilig_thuis, "--armor", "--sign", stdin=data)
+
+    def detached(self, data: bytes, signer: str | None = None) -> bytes:
+        return gpg(self.home, "--local-user", signer or self.world.veilig_thuis, "--armor", "--detach-sign",
+                   stdin=data)
+
+    @property
+    def extra_keys(self) -> list[str]:
+        return [self.revoked, self.expired, self.old]
+
+    def enlist(self, directory: Path) -> None:
+        """Sign one signal with the key-to-be-revoked, revoke it, and import all three extra keys.
+
+        They enter the session's inbound keyring through `keys import` with rules that list
+        them for Veilig Thuis; the ordinary rules of other tests do not list them.
+        """
+        self.revoked_ciphertext = self.sign_encrypt(inner_text(SIGNAL), signers=(self.revoked,))
+        certificate = (self.home / "openpgp-revocs.d" / f"{self.revoked}.rev").read_text()
+        armored = certificate[certificate.index(":-----BEGIN") + 1:]
+        gpg(self.home, "--import", stdin=armored.encode())
+        key_file = directory / "extra-sender-keys.asc"
+        key_file.write_bytes(b"".join(export_public(self.home, fingerprint) for fingerprint in self.extra_keys))
+        keys_import(config_with_sender_keys(self.world, directory / "etc", self.extra_keys), key_file,
+                    self.world.inbound_home, self.extra_keys)
+
+    def close(self) -> None:
+        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "all"], capture_output=True, check=False)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+# ---- what the mail looks like -------------------------------------------------------------------------------
+
+CHILD = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
+OTHER_CHILD = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
+
+
+def signal_text(children: list[dict[str, str]]) -> str:
+    blocks = "\n\n".join("\n".join(f"{label}: {value}" for label, value in child.items()) for child in children)
+    return (f"Beste collega van Leerplicht,\n\nHierbij een Handle with Care-signaal.\n\n{blocks}\n\n"
+            "Met vriendelijke groet,\n\nA. de Vries\nVeilig Thuis Zuid-Limburg\n")
+
+
+SIGNAL = signal_text([CHILD])
+
+
+def inner_text(text: str, charset: str = "utf-8") -> bytes:
+    """The MIME entity a mail client encrypts for PGP/MIME: one text/plain part."""
+    return (f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            f"{text}").replace("\n", "\r\n").replace("\r\r\n", "\r\n").encode(charset)
+
+
+def headers(*, sender: str = f"Veilig Thuis Zuid-Limburg <{VEILIG_THUIS}>", subject: str = "Melding",
+            extra: tuple[str, ...] = ()) -> str:
+    lines = [f"From: {sender}", *extra, f"To: {OFFICE}", f"Subject: {subject}",
+             f"Date: {format_datetime(datetime.now(timezone.utc))}",
+             f"Message-ID: {make_msgid(domain='forged.example.nl')}", "MIME-Version: 1.0"]
+    return CRLF.join(lines) + CRLF
+
+
+def message(content_type: str, body: str | bytes, **kwargs: object) -> bytes:
+    text = body.decode("ascii") if isinstance(body, bytes) else body
+    return (headers(**kwargs) + f"Content-Type: {content_type}\r\n\r\n"  # type: ignore[arg-type]
+            + text.replace("\r\n", "\n").replace("\n", CRLF)).encode("utf-8")
+
+
+def part(content_type: str, body: str | bytes, *more: str) -> str:
+    text = body.decode("ascii") if isinstance(body, bytes) else body
+    return CRLF.join([f"Content-Type: {content_type}", *more]) + CRLF + CRLF + text
+
+
+def multipart(subtype: str, parts: list[str], params: str = "", boundary: str | None = None) -> tuple[str, str]:
+    """(Content-Type value, body) for a multipart entity."""
+    boundary = boundary or f"=={subtype}-{next(_BOUNDARIES)}=="
+    body = "".join(f"--{boundary}{CRLF}{entity.rstrip(CRLF)}{CRLF}" for entity in parts) + f"--{boundary}--{CRLF}"
+    return f'multipart/{subtype}; boundary="{boundary}"{params}', "This is an OpenPGP/MIME message" + CRLF + body
+
+
+_BOUNDARIES = itertools.count(1)
+CONTROL = part("application/pgp-encrypted", "Version: 1\r\n")
+
+
+def payload(armored: bytes) -> str:
+    return part('application/octet-stream; name="encrypted.asc"', armored,
+                'Content-Disposition: inline; filename="encrypted.asc"')
+
+
+def pgp_mime(armored: bytes, *, parts: list[str] | None = None,
+             protocol: str = "application/pgp-encrypted", **kwargs: object) -> bytes:
+    kind, body = multipart("encrypted", parts if parts is not None else [CONTROL, payload(armored)],
+                           f'; protocol="{protocol}"')
+    return message(kind, body, **kwargs)
+
+
+def inline(body: str | bytes, **kwargs: object) -> bytes:
+    return message("text/plain; charset=us-ascii", body, **kwargs)
+
+
+def flip(armored: bytes) -> bytes:
+    """Change one byte of the encrypted data itself (not the armor), keeping the armor checksum in step."""
+    lines = armored.decode("ascii").splitlines()
+    start = lines.index("") + 1
+    checksum = next(index for index, line in enumerate(lines) if line.startswith("="))
+    data = bytearray(base64.b64decode("".join(lines[start:checksum])))
+    data[len(data) * 2 // 3] ^= 0x01
+    encoded = base64.b64encode(bytes(data)).decode("ascii")
+    body = [encoded[index:index + 64] for index in range(0, len(encoded), 64)]
+    crc = _crc24(bytes(data)).to_bytes(3, "big")
+    return "\n".join([*lines[:start], *body, "=" + base64.b64encode(crc).decode("ascii"),
+                      *lines[checksum + 1:]]).encode("ascii") + b"\n"
+
+
+def _crc24(data: bytes) -> int:
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
