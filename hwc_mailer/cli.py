@@ -9,9 +9,12 @@ import os
 import resource
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import structlog
@@ -73,6 +76,21 @@ def _settings(invocation: Invocation) -> Settings:
     return load_settings(invocation.config)
 
 
+@contextmanager
+def opened(invocation: Invocation) -> Iterator[tuple[Settings, Context, Edges]]:
+    """Settings, rules, templates and the edges, or exit 2 with what is wrong; the store is closed after."""
+    try:
+        settings = _settings(invocation)
+        context = load_context(settings)
+        edges = open_edges(settings)
+    except HwcError as error:
+        _fail(error)
+    try:
+        yield settings, context, edges
+    finally:
+        edges.store.close()
+
+
 @click.group()
 @click.option("--config", "-c", "config", type=click.Path(path_type=Path), envvar="HWC_MAILER_CONFIG",
               default=DEFAULT_CONFIG, show_default=True, help="service file (env HWC_MAILER_CONFIG)")
@@ -84,7 +102,7 @@ def main(ctx: click.Context, config: Path) -> None:
     ctx.obj = Invocation(config)
 
 
-def _fail(error: HwcError) -> None:
+def _fail(error: HwcError) -> NoReturn:
     click.echo(f"error: {error}", err=True)
     sys.exit(2)
 
@@ -93,21 +111,14 @@ def _fail(error: HwcError) -> None:
 @click.pass_obj
 def once(invocation: Invocation) -> None:
     """Process what is waiting in the inbox, then exit."""
-    try:
-        settings = _settings(invocation)
-        context = load_context(settings)
-        edges = open_edges(settings)
-    except HwcError as error:
-        _fail(error)
-    try:
-        with edges.mailbox:
-            outcomes = Pipeline(edges, context).process_waiting()
-    except (MailboxUnavailable, TransportUnavailable) as error:
-        log.error("outage", error=str(error))
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
-    finally:
-        edges.store.close()
+    with opened(invocation) as (_, context, edges):
+        try:
+            with edges.mailbox:
+                outcomes = Pipeline(edges, context).process_waiting()
+        except (MailboxUnavailable, TransportUnavailable) as error:
+            log.error("outage", error=str(error))
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
     click.echo(_summary(outcomes))
 
 
@@ -126,18 +137,10 @@ def _summary(outcomes: list[object]) -> str:
 @click.pass_obj
 def run(invocation: Invocation) -> None:
     """The daemon: wait with IDLE (polling as a safety net) and process mail as it arrives."""
-    try:
-        settings = _settings(invocation)
-        context = load_context(settings)
-        edges = open_edges(settings)
-    except HwcError as error:
-        _fail(error)
-    daemon = Daemon(edges, context, reload=lambda: load_context(_settings(invocation)), notifier=Notifier())
-    daemon.install_signal_handlers()
-    try:
+    with opened(invocation) as (_, context, edges):
+        daemon = Daemon(edges, context, reload=lambda: load_context(_settings(invocation)), notifier=Notifier())
+        daemon.install_signal_handlers()
         daemon.run()
-    finally:
-        edges.store.close()
 
 
 @main.command()
@@ -145,16 +148,10 @@ def run(invocation: Invocation) -> None:
 @click.pass_obj
 def check(invocation: Invocation, offline: bool) -> None:
     """Validate config, rules, templates and keys, and try the servers."""
-    try:
-        settings = _settings(invocation)
-        context = load_context(settings)
-        edges = open_edges(settings)
-    except HwcError as error:
-        _fail(error)
-    problems = key_problems(settings, context, edges)
-    if not offline:
-        problems += connection_problems(edges)
-    edges.store.close()
+    with opened(invocation) as (settings, context, edges):
+        problems = key_problems(settings, context, edges)
+        if not offline:
+            problems += connection_problems(edges)
     for problem in problems:
         click.echo(f"problem: {problem}")
     click.echo(f"{len(problems)} problem(s)" if problems else "ok: config, rules, templates and keys are usable")
@@ -222,21 +219,14 @@ def keys(ctx: click.Context) -> None:
     """Every key the config and rules reference, with its state; exit 1 on any problem."""
     if ctx.invoked_subcommand is not None:
         return
-    invocation: Invocation = ctx.obj
-    try:
-        settings = _settings(invocation)
-        context = load_context(settings)
-        edges = open_edges(settings)
-    except HwcError as error:
-        _fail(error)
-    now = context.now()
-    statuses = key_statuses(settings, context.rules, edges.inbound, edges.outbound, now)
+    with opened(ctx.obj) as (settings, context, edges):
+        now = context.now()
+        statuses = key_statuses(settings, context.rules, edges.inbound, edges.outbound, now)
+        extra = keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
     for status in statuses:
         click.echo(f"{status.describe(now):<22} {status.ref.role.value:<8} {status.ref.fingerprint}  {status.ref.owner}")
-    extra = keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
     for problem in extra:
         click.echo(f"problem: {problem}")
-    edges.store.close()
     sys.exit(1 if extra or any(status.problem for status in statuses) else 0)
 
 
@@ -245,14 +235,11 @@ def keys(ctx: click.Context) -> None:
 @click.pass_obj
 def keys_import(invocation: Invocation, key_file: Path) -> None:
     """Import the keys in KEY_FILE that the rules list (and certify them); refuse all others."""
-    try:
-        settings = _settings(invocation)
-        context = load_context(settings)
-        edges = open_edges(settings)
-        outcome = import_keys(key_file.read_bytes(), settings, context.rules, edges.inbound, edges.outbound)
-    except HwcError as error:
-        _fail(error)
-    edges.store.close()
+    with opened(invocation) as (settings, context, edges):
+        try:
+            outcome = import_keys(key_file.read_bytes(), settings, context.rules, edges.inbound, edges.outbound)
+        except HwcError as error:
+            _fail(error)
     for ref in outcome.imported:
         click.echo(f"imported and certified {ref.fingerprint} ({ref.role.value} {ref.owner})")
     for ref in outcome.uncertified:

@@ -17,10 +17,10 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from types import TracebackType
 
 from imapclient import IMAPClient
 
+from lab.service import Service
 from lab.tls import LabTls
 
 HOST = "127.0.0.1"
@@ -93,7 +93,7 @@ service lmtp {{
 """
 
 
-class Dovecot:
+class Dovecot(Service):
     """One Dovecot master with IMAP (STARTTLS), IMAPS and LMTP on loopback ports."""
 
     def __init__(self, directory: Path, tls: LabTls) -> None:
@@ -108,18 +108,6 @@ class Dovecot:
         self.log_path = directory / "dovecot.log"
         self._passwords: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Dovecot:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Write the config and run the master; return once IMAPS and LMTP answer."""

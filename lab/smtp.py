@@ -13,13 +13,13 @@ import ssl
 import warnings
 from collections.abc import Awaitable, MutableMapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from lab.dovecot import HOST, Dovecot
+from lab.service import Service
 from lab.tls import LabTls
 
 _READY_TIMEOUT = 5.0
@@ -85,7 +85,7 @@ class RelayHandler:
             self.dovecot.deliver(sender_login, content, folder="Sent")
 
 
-class RelaySmtp:
+class RelaySmtp(Service):
     """The relay server in a background thread; `users` maps address to password, live."""
 
     def __init__(
@@ -108,18 +108,6 @@ class RelaySmtp:
     @property
     def received(self) -> list[Received]:
         return self.handler.received
-
-    def __enter__(self) -> RelaySmtp:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Listen on a free port; returns once a real connection got the banner.

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.world import World
+from lab.world import OFFICE, OFFICER, World
 
 TIM = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
 SARA = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
@@ -46,6 +46,26 @@ class Run:
         rows = self.counters()
         return (sum(int(row["signals"]) for row in rows), sum(int(row["children"]) for row in rows),
                 sum(int(row["schools"]) for row in rows))
+
+
+def assert_held_and_nothing_sent(run: Run, stdout: str, outcome: str, sent_before: int) -> str:
+    """What officers and schools see after a signal a person must take: returns the alert, decrypted and raw.
+
+    `outcome` is the counter's outcome, e.g. "quarantined:unsigned" or "manual:unknown-school".
+    """
+    world = run.world
+    kind, reason = outcome.split(":", 1)
+    folder = "HWC-Quarantaine" if kind == "quarantined" else "HWC-Handmatig"
+    assert f"held: {outcome}" in stdout
+    assert world.dovecot.messages(OFFICE) == []
+    assert len(world.dovecot.messages(OFFICE, folder)) == 1
+    assert all(world.school_mail(school) == [] for school in world.schools)
+    assert [received.rcpt_tos for received in world.smtp.received[sent_before:]] == [(OFFICER,)]
+    (alert_mail,) = world.officer_mail()
+    alert = world.read_alert(alert_mail)
+    assert reason in alert and folder in alert
+    assert [row["outcome"] for row in run.counters()] == [outcome]
+    return alert + alert_mail.decode("latin-1")
 
 
 def assert_no_personal_data(texts: list[str], files: list[Path]) -> None:
