@@ -9,7 +9,7 @@ import os
 import resource
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,7 +29,7 @@ from .errors import HwcError, MailboxUnavailable, TransportUnavailable
 from .intake import NotOurs
 from .keys import import_keys, key_statuses, keyring_problems
 from .mailbox import ImapMailbox
-from .pipeline import Context, Delivered, Edges, Manual, Pipeline, Quarantined
+from .pipeline import Context, Delivered, Edges, Manual, Outcome, Pipeline, Quarantined
 from .rules import load_rules
 from .store import Store
 from .systemd import Notifier
@@ -122,14 +122,14 @@ def once(invocation: Invocation) -> None:
     click.echo(_summary(outcomes))
 
 
-def _summary(outcomes: list[object]) -> str:
+def _summary(outcomes: Sequence[Outcome]) -> str:
     delivered = [outcome for outcome in outcomes if isinstance(outcome, Delivered)]
     held = [outcome for outcome in outcomes if isinstance(outcome, (Manual, Quarantined))]
     others = sum(isinstance(outcome, NotOurs) for outcome in outcomes)
     lines = [f"processed {len(outcomes)} message(s): {len(delivered)} delivered, {len(held)} held for a person, "
              f"{others} not ours (left alone)"]
     lines += [f"  delivered to {', '.join(outcome.schools)}" for outcome in delivered]
-    lines += [f"  held: {outcome.code}" for outcome in held]  # type: ignore[union-attr]
+    lines += [f"  held: {outcome.code}" for outcome in held]
     return "\n".join(lines)
 
 

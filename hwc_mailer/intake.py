@@ -82,11 +82,14 @@ def mime_shape(entity: Message, limits: Limits) -> str | None:
             return "too-deep"
         if parts > limits.max_mime_parts:
             return "too-many-parts"
-        if part.is_multipart():
-            children = part.get_payload()
-            if isinstance(children, list):
-                stack.extend((child, depth + 1) for child in children)
+        stack.extend((child, depth + 1) for child in _parts(part))
     return None
+
+
+def _parts(entity: Message) -> list[Message]:
+    """The direct sub-parts of a multipart entity; none for a leaf."""
+    payload = entity.get_payload() if entity.is_multipart() else None
+    return [part for part in payload if isinstance(part, Message)] if isinstance(payload, list) else []
 
 
 def looks_like_signal(message: EmailMessage, limits: Limits) -> bool:
@@ -109,8 +112,8 @@ def ciphertext(message: EmailMessage) -> bytes | Rejected:
     """The one encrypted payload: RFC 3156 PGP/MIME, or one inline armored block in a lone text/plain."""
     kind = message.get_content_type()
     if kind == "multipart/encrypted":
-        parts = message.get_payload()
-        if (message.get_param("protocol") != "application/pgp-encrypted" or not isinstance(parts, list)
+        parts = _parts(message)
+        if (message.get_param("protocol") != "application/pgp-encrypted"
                 or len(parts) != 2 or parts[0].get_content_type() != "application/pgp-encrypted"
                 or parts[1].get_content_type() != "application/octet-stream"
                 or any(part.is_multipart() for part in parts)):
@@ -213,8 +216,7 @@ def _readable(entity: Message) -> str | None:
         return None
     kind = entity.get_content_type()
     if entity.is_multipart():
-        children = entity.get_payload()
-        assert isinstance(children, list)
+        children = _parts(entity)
         if kind == "multipart/alternative":
             preferred = sorted(children, key=lambda part: part.get_content_type() != "text/plain")
             return next((text for part in preferred if (text := _readable(part)) is not None), None)

@@ -29,7 +29,7 @@ import structlog
 
 from .alerts import Alert, Alerter
 from .compose import Templates, compose_notice, outgoing_message_id, pgp_mime
-from .config import Settings
+from .config import Folders, Settings
 from .crypto import Keyring, KeyState
 from .errors import MailboxUnavailable, TransportRejected, TransportUnavailable
 from .keys import key_alerts, key_statuses
@@ -136,7 +136,7 @@ class Pipeline:
                                edges.transport, edges.store, context.now)
 
     @property
-    def _folders(self):  # type: ignore[no-untyped-def]
+    def _folders(self) -> Folders:
         return self.context.settings.folders
 
     def process_waiting(self) -> list[Outcome]:

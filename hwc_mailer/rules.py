@@ -95,7 +95,8 @@ class Rules(Strict):
         """No code, name or alias may name two schools, and no address two senders: never guess between them."""
         claimed: dict[str, int] = {}
         for index, school in enumerate(self.schools):
-            keys = [(f"code:{normalise_code(school.code)}", ("code",), school.code)]
+            keys: list[tuple[str, tuple[str | int, ...], str]] = [
+                (f"code:{normalise_code(school.code)}", ("code",), school.code)]
             keys.append((f"name:{normalise_name(school.name)}", ("name",), school.name))
             keys += [(f"name:{normalise_name(alias)}", ("aliases", position), alias)
                      for position, alias in enumerate(school.aliases)]

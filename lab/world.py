@@ -225,20 +225,14 @@ schools:
         self.dovecot.deliver(OFFICE, raw)
 
     def decrypt_as_office(self, raw: bytes) -> gnupg.Crypt:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        parts = message.get_payload()
-        assert isinstance(parts, list)
-        return self._gpg(self.office_home).decrypt(parts[1].get_payload(decode=True))
+        return self._decrypt(self.office_home, raw)[1]
 
     def officer_mail(self) -> list[bytes]:
         return self.dovecot.messages(OFFICER)
 
     def read_alert(self, raw: bytes) -> str:
         """An alert as the officer reads it, decrypted with the officer's key."""
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        parts = message.get_payload()
-        assert isinstance(parts, list), "alerts to an officer with a key must be encrypted"
-        decrypted = self._gpg(self.officer_home).decrypt(parts[1].get_payload(decode=True))
+        _, decrypted = self._decrypt(self.officer_home, raw)
         assert decrypted.ok and decrypted.pubkey_fingerprint == self.office, decrypted.status
         inner = email.message_from_bytes(decrypted.data, policy=email.policy.default)
         assert isinstance(inner, EmailMessage)
@@ -249,9 +243,14 @@ schools:
 
     def open_as(self, school: LabSchool, raw: bytes) -> tuple[EmailMessage, gnupg.Crypt]:
         """What the school's contact sees: the outer message and gpg's decryption of its payload."""
+        return self._decrypt(school.home, raw)
+
+    def _decrypt(self, home: Path, raw: bytes) -> tuple[EmailMessage, gnupg.Crypt]:
+        """The outer message and the decryption of its PGP/MIME payload with the keys in `home`."""
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         parts = message.get_payload()
-        assert isinstance(parts, list)
-        decrypted = self._gpg(school.home).decrypt(parts[1].get_payload(decode=True), always_trust=True)
-        return message, decrypted
+        assert isinstance(parts, list) and len(parts) == 2, "expected PGP/MIME: control part and payload"
+        payload = parts[1]
+        assert isinstance(payload, EmailMessage)
+        return message, self._gpg(home).decrypt(payload.get_payload(decode=True))
