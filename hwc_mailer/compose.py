@@ -87,13 +87,17 @@ def envelope(sender: Sender, recipients: list[tuple[str, str]], subject: str, *,
 
 
 def protected(headers: tuple[tuple[str, str], ...], real_subject: str, body: str) -> bytes:
-    """The entity to encrypt: the real subject inside (RFC 9788), the outer one recorded as HP-Outer."""
+    """The entity to encrypt: the real subject inside, the outer one recorded as HP-Outer.
+
+    hp="cipher" is RFC 9788; protected-headers="v1" is the older draft that Thunderbird reads.
+    """
     inner = EmailMessage(policy=SMTP)
     outer_subject = dict(headers)["Subject"]
     for name, value in headers:
         inner[name] = real_subject if name == "Subject" else value
     inner["HP-Outer"] = f"Subject: {outer_subject}"
     inner.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
+    inner.set_param("hp", "cipher")
     inner.set_param("protected-headers", "v1")
     return inner.as_bytes()
 

@@ -8,6 +8,7 @@ told, one alert, one anonymous counter row, and no child's data anywhere the run
 from __future__ import annotations
 
 import secrets
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.forge import (ATTACKER, CONTROL, OTHER_CHILD, SIGNAL, Forger, config_with_sender_keys, flip, inline,
+from lab.forge import (ATTACKER, CONTROL, OTHER_CHILD, SIGNAL, Forger, config_with_sender_keys, flip,
+                       generate_signing_key, gpg, inline,
                        inner_text, message, multipart, part, payload, pgp_mime, signal_text)
 from lab.world import OFFICE, OFFICER, VEILIG_THUIS, World
 from tests.integration.helpers import Run, assert_held_and_nothing_sent, assert_no_personal_data
@@ -357,3 +359,20 @@ def test_a_replayed_signal_reaches_the_school_once_and_the_replay_is_quarantined
     assert sorted(str(row["outcome"]) for row in run.counters()) == ["delivered", "quarantined:replay"]
     assert_no_personal_data([first.stdout, first.stderr, second.stdout, second.stderr, alert,
                              alert_mail.decode("latin-1")], run.written)
+
+
+def test_a_key_carried_inside_a_signature_never_enters_the_keyring(run: Run, forger: Forger) -> None:
+    """gpg can embed the signer's key in a signature (--include-key-block); it must not make the signer known."""
+    world = run.world
+    stranger = generate_signing_key(forger.home, f"Veilig Thuis (nep) <{ATTACKER}>")
+    ciphertext = gpg(forger.home, "--armor", "--recipient", world.office, "--local-user", stranger,
+                     "--include-key-block", "--sign", "--encrypt", stdin=inner_text(SIGNAL))
+    world.deliver_signal(pgp_mime(ciphertext))
+    sent_before = len(world.smtp.received)
+
+    result = run.cli("once", config=config(run, forger))
+
+    assert_held_and_nothing_sent(run, result.stdout, "quarantined:unknown-key", sent_before)
+    listing = subprocess.run(["gpg", "--homedir", str(world.inbound_home), "--list-keys", "--with-colons"],
+                             capture_output=True, text=True, check=True).stdout
+    assert stranger not in listing

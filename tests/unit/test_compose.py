@@ -121,6 +121,7 @@ def test_the_inner_entity_has_the_real_subject_as_a_protected_header(templates: 
     _, inner = notice_for(templates, Delivery(MAASBRUG, (JAN,)))
     assert inner.get_content_type() == "text/plain"
     assert inner.get_param("protected-headers") == "v1"
+    assert inner.get_param("hp") == "cipher"
     assert inner["Subject"] == "Handle with Care-signaal voor Kindcentrum De Maasbrug"
     assert inner["HP-Outer"] == "Subject: Bericht van Leerplicht"
     assert inner["Message-ID"] == "<hwc.test@maastricht.example.nl>"
