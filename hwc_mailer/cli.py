@@ -205,7 +205,7 @@ def stats(invocation: Invocation, as_json: bool) -> None:
                         for row in rows]
     widths = [max(len(line[index]) for line in table) for index in range(len(header))]
     for line in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
     delivered = [row for row in rows if row["outcome"] == "delivered"]
     totals = {key: sum(row[key] for row in delivered) for key in ("signals", "children", "schools")}
     held = sum(row["signals"] for row in rows if row["outcome"] != "delivered")
@@ -224,7 +224,8 @@ def keys(ctx: click.Context) -> None:
         statuses = key_statuses(settings, context.rules, edges.inbound, edges.outbound, now)
         extra = keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
     for status in statuses:
-        click.echo(f"{status.describe(now):<22} {status.ref.role.value:<8} {status.ref.fingerprint}  {status.ref.owner}")
+        ref = status.ref
+        click.echo(f"{status.describe(now):<22} {ref.role.value:<8} {ref.fingerprint}  {ref.owner}")
     for problem in extra:
         click.echo(f"problem: {problem}")
     sys.exit(1 if extra or any(status.problem for status in statuses) else 0)

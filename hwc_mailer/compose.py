@@ -53,8 +53,8 @@ class Templates:
         self._env.filters["datum"] = dutch_date
         self.directory = directory
         try:
-            self._pairs = {name: (self._env.get_template(f"{name}.subject.j2"), self._env.get_template(f"{name}.txt.j2"))
-                           for name in (NOTICE, ALERT)}
+            self._pairs = {name: (self._env.get_template(f"{name}.subject.j2"),
+                                  self._env.get_template(f"{name}.txt.j2")) for name in (NOTICE, ALERT)}
         except JinjaError as error:
             raise TemplateError(f"template in {directory} cannot be loaded: {type(error).__name__}: "
                                 f"{getattr(error, 'message', '')}") from None

@@ -8,10 +8,10 @@
     not ours            -> left alone, journaled so it is not read again
     quarantined/manual  -> officer alert -> outcome + counters -> moved to its folder
 
-`plan` is the pure part: from authentic text to deliveries. `process` adds the edges and the journal, so a restart after a
-crash resumes: schools already journaled as sent are skipped, a delivered
-signal whose purge was cut short is purged again, a held one is moved again,
-and nothing is counted twice. A crash between "accepted by SMTP" and
+`plan` is the pure part: from authentic text to deliveries. `process` adds the
+edges and the journal, so a restart after a crash resumes: schools already
+journaled as sent are skipped, a delivered signal whose purge was cut short is
+purged again, a held one is moved again, and nothing is counted twice. A crash between "accepted by SMTP" and
 "journaled" resends that one school's mail with the same Message-ID: a visible
 duplicate, never a loss.
 

@@ -108,7 +108,7 @@ def main() -> int:
             for raw in alerts:
                 print(world.read_alert(raw))
             if quarantined != 1 or len(alerts) != 1 or any(world.school_mail(s) != mails for s, mails in
-                                                           zip(world.schools, delivered)):
+                                                           zip(world.schools, delivered, strict=True)):
                 failures.append("the forgery was not quarantined with exactly one alert and nothing sent")
 
             step("anonymous counters")
