@@ -13,6 +13,7 @@ import email
 import email.policy
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage, Message
@@ -54,6 +55,19 @@ def read_message(raw: bytes) -> EmailMessage:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     return message
+
+
+def message_id_of(raw: bytes) -> str:
+    """The Message-ID of a whole message or of its header alone; "" when it has none."""
+    return str(read_message(raw).get("Message-ID", "")).strip()
+
+
+def _leaves(entity: Message) -> Iterator[tuple[Message, bytes]]:
+    """Every non-multipart part with its decoded payload (base64 and quoted-printable undone)."""
+    for part in entity.walk():
+        payload = None if part.is_multipart() else part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            yield part, payload
 
 
 def claimed_sender(message: EmailMessage, rules: Rules) -> TrustedSender | NotOurs | Rejected:
@@ -132,8 +146,7 @@ def ciphertext(message: EmailMessage) -> bytes | Rejected:
             return match.group(1) if match and body.count(BEGIN) == 1 else Rejected("text-around-armor")
     if message.is_multipart() and any(part.get_content_type() in ENCRYPTED_TYPES for part in message.walk()):
         return Rejected("unencrypted-parts")
-    if any(part.get_content_maintype() == "text" and BEGIN in (part.get_payload(decode=True) or b"")
-           for part in message.walk() if not part.is_multipart()):
+    if any(part.get_content_maintype() == "text" and BEGIN in payload for part, payload in _leaves(message)):
         return Rejected("unencrypted-parts")
     return Rejected("not-encrypted")
 
@@ -188,13 +201,8 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
 
 def _holds_pgp(entity: Message) -> bool:
     """Another PGP object anywhere inside, also behind base64 or quoted-printable: never ours to read."""
-    for part in entity.walk():
-        if part.get_content_type() in PGP_TYPES:
-            return True
-        payload = None if part.is_multipart() else part.get_payload(decode=True)
-        if isinstance(payload, bytes) and b"-----BEGIN PGP" in payload:
-            return True
-    return False
+    return (any(part.get_content_type() in PGP_TYPES for part in entity.walk())
+            or any(b"-----BEGIN PGP" in payload for _, payload in _leaves(entity)))
 
 
 def oversized(header: bytes, rules: Rules) -> NotOurs | Rejected:

@@ -100,25 +100,23 @@ class ImapMailbox:
             uids = sorted(client.search("ALL"))
             return self.uidvalidity[folder], uids
 
+    def _fetch_one(self, folder: str, uid: int, item: str, key: bytes, doing: str) -> Any:
+        with self._boundary(f"{doing} in {folder}"):
+            return self._select(folder).fetch([uid], [item]).get(uid, {}).get(key)
+
     def fetch(self, folder: str, uid: int) -> bytes | None:
         """The whole message without touching its flags, or None if it is gone."""
-        with self._boundary(f"fetching from {folder}"):
-            data = self._select(folder).fetch([uid], ["BODY.PEEK[]"])
-            body = data.get(uid, {}).get(b"BODY[]")
-            return bytes(body) if body is not None else None
+        body = self._fetch_one(folder, uid, "BODY.PEEK[]", b"BODY[]", "fetching")
+        return bytes(body) if body is not None else None
 
     def size(self, folder: str, uid: int) -> int | None:
         """The message's size as the server reports it, or None if it is gone: checked before any download."""
-        with self._boundary(f"sizing in {folder}"):
-            data = self._select(folder).fetch([uid], ["RFC822.SIZE"])
-            size = data.get(uid, {}).get(b"RFC822.SIZE")
-            return int(size) if size is not None else None
+        size = self._fetch_one(folder, uid, "RFC822.SIZE", b"RFC822.SIZE", "sizing")
+        return int(size) if size is not None else None
 
     def fetch_header(self, folder: str, uid: int) -> bytes | None:
-        with self._boundary(f"fetching a header from {folder}"):
-            data = self._select(folder).fetch([uid], ["BODY.PEEK[HEADER]"])
-            header = data.get(uid, {}).get(b"BODY[HEADER]")
-            return bytes(header) if header is not None else None
+        header = self._fetch_one(folder, uid, "BODY.PEEK[HEADER]", b"BODY[HEADER]", "fetching a header")
+        return bytes(header) if header is not None else None
 
     def move(self, folder: str, uid: int, target: str) -> None:
         """Move one message, creating the target folder on first use."""
@@ -132,16 +130,13 @@ class ImapMailbox:
                 client.move([uid], target)
             else:
                 client.copy([uid], target)
-                client.add_flags([uid], [b"\\Deleted"], silent=True)
-                client.uid_expunge([uid])
+                _expunge(client, [uid])
 
     def delete(self, folder: str, uids: Sequence[int]) -> None:
         if not uids:
             return
         with self._boundary(f"deleting from {folder}"):
-            client = self._select(folder)
-            client.add_flags(list(uids), [b"\\Deleted"], silent=True)
-            client.uid_expunge(list(uids))
+            _expunge(self._select(folder), uids)
 
     def find_by_message_id(self, folder: str, message_id: str) -> list[int]:
         """UIDs in `folder` with this Message-ID; [] when the folder does not exist."""
@@ -170,6 +165,12 @@ class ImapMailbox:
             finally:
                 client.idle_done()
             client.noop()
+
+
+def _expunge(client: IMAPClient, uids: Sequence[int]) -> None:
+    """Exactly these messages, never others someone else flagged \\Deleted."""
+    client.add_flags(list(uids), [b"\\Deleted"], silent=True)
+    client.uid_expunge(list(uids))
 
 
 def _is_new_mail(response: Any) -> bool:

@@ -33,7 +33,7 @@ from .config import Folders, Settings
 from .crypto import Keyring, KeyState
 from .errors import MailboxUnavailable, TransportRejected, TransportUnavailable
 from .keys import key_alerts, key_statuses
-from .intake import NotOurs, Rejected, authenticate, oversized, read_message
+from .intake import NotOurs, Rejected, authenticate, message_id_of, oversized
 from .mailbox import ImapMailbox
 from .routing import Delivery, Unroutable, route
 from .rules import Rules
@@ -149,9 +149,10 @@ class Pipeline:
         now = self.context.now()
         edges.store.forget_signals_before(now - timedelta(days=self.context.settings.trust.replay_days))
         uidvalidity, uids = edges.mailbox.uids(folder)
-        prefix = f"{folder}:{uidvalidity}:"
-        edges.store.forget_vanished(prefix, {source_key(folder, uidvalidity, uid) for uid in uids}, NOT_OURS)
-        finished = edges.store.finished_sources(prefix)
+        finished = edges.store.finished_sources(f"{folder}:{uidvalidity}:")
+        present = {source_key(folder, uidvalidity, uid) for uid in uids}
+        edges.store.forget(*(source for source, outcome in finished.items()
+                             if outcome == NOT_OURS and source not in present))
         outcomes: list[Outcome] = []
         for uid in uids:
             source = source_key(folder, uidvalidity, uid)
@@ -197,14 +198,14 @@ class Pipeline:
         now = self.context.now()
         if size > settings.limits.max_message_bytes:
             header = edges.mailbox.fetch_header(folder, uid) or b""
-            message_id = str(read_message(header).get("Message-ID", "")).strip()
+            message_id = message_id_of(header)
             verdict = oversized(header, self.context.rules)
             decision: Plan | Outcome = verdict if isinstance(verdict, NotOurs) else Quarantined(verdict.reason)
         else:
             raw = edges.mailbox.fetch(folder, uid)
             if raw is None:
                 return None
-            message_id = str(read_message(raw).get("Message-ID", "")).strip()
+            message_id = message_id_of(raw)
             decision = self._decide(raw, source, now)
             del raw
         structlog.contextvars.bind_contextvars(source=source, message_id=message_id)

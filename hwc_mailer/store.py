@@ -96,9 +96,12 @@ class Store:
                 session.add(counter)
             session.commit()
 
-    def forget(self, source: str) -> None:
+    def forget(self, *sources: str) -> None:
+        """Drop the journal rows of these sources: nothing of them is left to resume."""
+        if not sources:
+            return
         with Session(self._engine) as session:
-            session.exec(delete(JournalEntry).where(col(JournalEntry.source) == source))
+            session.exec(delete(JournalEntry).where(col(JournalEntry.source).in_(sources)))
             session.commit()
 
     def claim_signal(self, digest: str, source: str) -> str:
@@ -115,15 +118,6 @@ class Store:
         with Session(self._engine) as session:
             session.exec(delete(SeenSignal).where(col(SeenSignal.at) < moment))
             session.commit()
-
-    def forget_vanished(self, prefix: str, present: set[str], outcome: str) -> None:
-        """Journal rows with `outcome` for messages no longer in the folder: nothing left to resume."""
-        finished = self.finished_sources(prefix)
-        gone = [source for source, value in finished.items() if value == outcome and source not in present]
-        if gone:
-            with Session(self._engine) as session:
-                session.exec(delete(JournalEntry).where(col(JournalEntry.source).in_(gone)))
-                session.commit()
 
     def alert_due(self, event: str, now: datetime, repeat_after: timedelta | None) -> bool:
         with Session(self._engine) as session:
