@@ -1,70 +1,46 @@
-"""Command line: run, once, check, stats. English for admins; exit codes for scripts.
+"""Command line: run, once, check, stats, keys, rules check, route. English for admins; exit codes for scripts.
 
-Exit codes: 0 fine, 1 problems found (check) or a pass that hit an outage (once),
-2 the configuration, rules or templates cannot be used.
+Exit codes: 0 fine, 1 problems found (check, keys, rules check), a pass that hit an
+outage (once) or a signal that would be held (route), 2 the configuration, rules or
+templates cannot be used.
 """
 
 import json
-import os
 import resource
-import secrets
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import click
 import structlog
 
 from . import logging as hwc_logging
-from .access import login_for
-from .compose import Templates
-from .config import Settings, load_settings
-from .crypto import Keyring, KeyState
-from .daemon import Daemon
-from .errors import HwcError, MailboxUnavailable, TransportUnavailable
-from .intake import NotOurs
-from .keys import import_keys, key_statuses, keyring_problems
-from .mailbox import ImapMailbox
-from .pipeline import Context, Delivered, Edges, Manual, Outcome, Pipeline, Quarantined
-from .rules import load_rules
-from .store import Store
-from .systemd import Notifier
-from .transport import SmtpTransport
+from .domain.outcomes import Delivered, Held, NotOurs, Outcome
+from .domain.routing import Delivery
+from .domain.routing import route as route_signal
+from .domain.signal import AgeRange, Signal, age_on, parse_signal
+from .edges.protocols import KeyState
+from .edges.store import SqlStore
+from .edges.systemd import Notifier
+from .errors import HwcError, Outage, RulesError
+from .service.daemon import Daemon
+from .service.keys import import_keys, key_statuses, keyring_problems
+from .service.pipeline import Context, Edges
+from .service.setup import assemble, load_context, mailbox, open_edges, transport
+from .settings.config import Settings, load_settings
+from .settings.rules import School, load_rules
 
 log = structlog.get_logger("hwc_mailer.cli")
 
 DEFAULT_CONFIG = "/etc/hwc-mailer/config.yaml"
 
 
-def state_secret(state_dir: Path) -> bytes:
-    """The key for outgoing Message-IDs and replay hashes: made once, kept with the state, readable by us only."""
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = state_dir / "secret.key"
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-    return path.read_bytes()
-
-
-def load_context(settings: Settings) -> Context:
-    return Context(settings=settings, rules=load_rules(settings.rules), templates=Templates(settings.templates),
-                   secret=state_secret(settings.state_dir), now=lambda: datetime.now(timezone.utc))
-
-
-def open_edges(settings: Settings) -> Edges:
-    passphrase = settings.gpg.passphrase.read() if settings.gpg.passphrase else None
-    return Edges(
-        mailbox=ImapMailbox(settings.imap, login_for(settings.imap)),
-        inbound=Keyring(settings.gpg.inbound_home, binary=settings.gpg.binary, passphrase=passphrase),
-        outbound=Keyring(settings.gpg.outbound_home, binary=settings.gpg.binary, passphrase=passphrase),
-        transport=SmtpTransport(settings.smtp, login_for(settings.smtp), settings.sender.address),
-        store=Store(settings.database),
-    )
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -81,7 +57,7 @@ def opened(invocation: Invocation) -> Iterator[tuple[Settings, Context, Edges]]:
     """Settings, rules, templates and the edges, or exit 2 with what is wrong; the store is closed after."""
     try:
         settings = _settings(invocation)
-        context = load_context(settings)
+        context = load_context(settings, utc_now)
         edges = open_edges(settings)
     except HwcError as error:
         _fail(error)
@@ -112,19 +88,22 @@ def _fail(error: HwcError) -> NoReturn:
 def once(invocation: Invocation) -> None:
     """Process what is waiting in the inbox, then exit."""
     with opened(invocation) as (_, context, edges):
+        services = assemble(edges, context)
         try:
-            with edges.mailbox:
-                outcomes = Pipeline(edges, context).process_waiting()
-        except (MailboxUnavailable, TransportUnavailable) as error:
+            services.maintenance.tidy()
+            outcomes = services.pipeline.process_waiting()
+        except Outage as error:
             log.error("outage", error=str(error))
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
+        finally:
+            edges.mailbox.close()
     click.echo(_summary(outcomes))
 
 
 def _summary(outcomes: Sequence[Outcome]) -> str:
     delivered = [outcome for outcome in outcomes if isinstance(outcome, Delivered)]
-    held = [outcome for outcome in outcomes if isinstance(outcome, (Manual, Quarantined))]
+    held = [outcome for outcome in outcomes if isinstance(outcome, Held)]
     others = sum(isinstance(outcome, NotOurs) for outcome in outcomes)
     lines = [f"processed {len(outcomes)} message(s): {len(delivered)} delivered, {len(held)} held for a person, "
              f"{others} not ours (left alone)"]
@@ -138,7 +117,8 @@ def _summary(outcomes: Sequence[Outcome]) -> str:
 def run(invocation: Invocation) -> None:
     """The daemon: wait with IDLE (polling as a safety net) and process mail as it arrives."""
     with opened(invocation) as (_, context, edges):
-        daemon = Daemon(edges, context, reload=lambda: load_context(_settings(invocation)), notifier=Notifier())
+        daemon = Daemon(edges, context, reload=lambda: load_context(_settings(invocation), utc_now),
+                        notifier=Notifier())
         daemon.install_signal_handlers()
         daemon.run()
 
@@ -151,7 +131,7 @@ def check(invocation: Invocation, offline: bool) -> None:
     with opened(invocation) as (settings, context, edges):
         problems = key_problems(settings, context, edges)
         if not offline:
-            problems += connection_problems(edges)
+            problems += connection_problems(settings)
     for problem in problems:
         click.echo(f"problem: {problem}")
     click.echo(f"{len(problems)} problem(s)" if problems else "ok: config, rules, templates and keys are usable")
@@ -171,16 +151,16 @@ def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str
     return problems + keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
 
 
-def connection_problems(edges: Edges) -> list[str]:
+def connection_problems(settings: Settings) -> list[str]:
     problems = []
     try:
-        with edges.mailbox:
+        with mailbox(settings):
             pass
-    except MailboxUnavailable as error:
+    except Outage as error:
         problems.append(str(error))
     try:
-        edges.transport.probe()
-    except TransportUnavailable as error:
+        transport(settings).probe()
+    except Outage as error:
         problems.append(str(error))
     return problems
 
@@ -194,8 +174,8 @@ def stats(invocation: Invocation, as_json: bool) -> None:
         settings = _settings(invocation)
     except HwcError as error:
         _fail(error)
-    store = Store(settings.database)
-    rows = [counter.model_dump() for counter in store.counters()]
+    store = SqlStore(settings.database)
+    rows = [asdict(counter) for counter in store.counters()]
     store.close()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -251,3 +231,72 @@ def keys_import(invocation: Invocation, key_file: Path) -> None:
     if not (outcome.imported or outcome.uncertified or outcome.refused):
         click.echo("no keys found in the file", err=True)
     sys.exit(1 if outcome.refused or outcome.uncertified or not outcome.imported else 0)
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """The routing rules."""
+
+
+@rules_group.command("check")
+@click.argument("rules_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def rules_check(invocation: Invocation, rules_file: Path | None) -> None:
+    """Every problem in RULES_FILE (the configured rules by default), each with file:line:column."""
+    try:
+        path = rules_file or _settings(invocation).rules
+        rules = load_rules(path)
+    except RulesError as error:
+        for line in error.lines:
+            click.echo(line)
+        click.echo(f"{len(error.lines)} problem(s)")
+        sys.exit(1)
+    except HwcError as error:
+        _fail(error)
+    click.echo(f"ok: {path}: {len(rules.trusted_senders)} trusted sender(s), {len(rules.officers)} officer(s), "
+               f"{len(rules.schools)} school(s)")
+
+
+@main.command()
+@click.argument("signal_file", type=click.File("r", encoding="utf-8"))
+@click.pass_obj
+def route(invocation: Invocation, signal_file: TextIO) -> None:
+    """Dry run on a plaintext signal (FILE, or - for standard input): what is parsed, where each child would go.
+
+    Sends nothing and writes nothing; names and dates are not repeated in the output.
+    """
+    try:
+        settings = _settings(invocation)
+        rules = load_rules(settings.rules)
+    except HwcError as error:
+        _fail(error)
+    text = signal_file.read()
+    today = utc_now().date()
+    signal = parse_signal(text, today=today, ages=AgeRange(settings.ages.minimum, settings.ages.maximum))
+    if isinstance(signal, Held):
+        _print_held(signal)
+        sys.exit(1)
+    for number, child in enumerate(signal.children, start=1):
+        written = f"School: {child.school!r}" if child.school else "no School: line"
+        click.echo(f"child {number}: name and date of birth read (age {age_on(child.birth_date, today)}), {written}")
+    routed = route_signal(signal, rules)
+    if isinstance(routed, Held):
+        _print_held(routed)
+        sys.exit(1)
+    _print_deliveries(signal, routed)
+
+
+def _print_held(held: Held) -> None:
+    child = f" (child {held.child})" if held.child else ""
+    click.echo(f"would be held: {held.code}{child}: {held.reason.explanation}")
+    click.echo(f"  the officer would be told: {held.reason.action}")
+
+
+def _print_deliveries(signal: Signal, deliveries: Sequence[Delivery[School]]) -> None:
+    numbers = {id(child): number for number, child in enumerate(signal.children, start=1)}
+    for delivery in deliveries:
+        school = delivery.school
+        children = ", ".join(str(numbers[id(child)]) for child in delivery.children)
+        click.echo(f"would deliver to {school.code} {school.name} ({school.municipality}): child(ren) {children}")
+        for contact in school.contacts:
+            click.echo(f"  contact {contact.email} key {contact.fingerprint}")

@@ -4,13 +4,14 @@
      ├── ConfigError           the service file or a secret is unusable
      ├── RulesError            the routing rules are unusable (file, line, column)
      ├── TemplateError         a template cannot be loaded or rendered
-     ├── MailboxUnavailable    IMAP server unreachable, TLS or login failed
-     ├── TransportUnavailable  SMTP server unreachable, TLS or login failed, or a 4xx answer
+     ├── Outage                retry later: the message stays where it is, nothing is lost
+     │    ├── MailboxUnavailable    IMAP server unreachable, TLS or login failed
+     │    └── TransportUnavailable  SMTP server unreachable, TLS or login failed, or a 4xx answer
      ├── TransportRejected     SMTP answered 5xx: retrying the same mail will not help
      └── CryptoError           gpg failed where it should not (missing key, broken home)
 
 A signal with a bad date or an unknown school is not an error: it is an outcome
-(see pipeline.py). Messages here say what happened, where, and what to do; they
+(see domain/outcomes.py). Messages here say what happened, where, and what to do; they
 never carry message content or child data.
 """
 
@@ -24,9 +25,13 @@ class ConfigError(HwcError):
 
 
 class RulesError(HwcError):
-    def __init__(self, message: str, *, path: str, line: int | None = None, column: int | None = None) -> None:
+    """The first problem's position in `path`/`line`/`column`; `lines` holds every problem, one per line."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None, column: int | None = None,
+                 more: tuple[str, ...] = ()) -> None:
         where = path if line is None else f"{path}:{line}:{column or 1}"
-        super().__init__(f"{where}: {message}")
+        self.lines = (f"{where}: {message}", *more)
+        super().__init__("\n".join(self.lines))
         self.path = path
         self.line = line
         self.column = column
@@ -36,11 +41,15 @@ class TemplateError(HwcError):
     pass
 
 
-class MailboxUnavailable(HwcError):
+class Outage(HwcError):
+    """A server is out of reach: the pass ends, everything stays for the next one."""
+
+
+class MailboxUnavailable(Outage):
     pass
 
 
-class TransportUnavailable(HwcError):
+class TransportUnavailable(Outage):
     pass
 
 

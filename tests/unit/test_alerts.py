@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hwc_mailer.alerts import MAX_ALERTS_PER_HOUR, Alert, Alerter
-from hwc_mailer.compose import Templates
-from hwc_mailer.config import Settings
-from hwc_mailer.crypto import Keyring
-from hwc_mailer.rules import Rules
-from hwc_mailer.store import Store
+from hwc_mailer.service.alerts import MAX_ALERTS_PER_HOUR, Alert, Alerter
+from hwc_mailer.outbound.notice import Templates
+from hwc_mailer.settings.config import Settings
+from hwc_mailer.domain.reasons import Reason
+from hwc_mailer.edges.gpg import GpgKeyring
+from hwc_mailer.settings.rules import Rules
+from hwc_mailer.edges.store import SqlStore
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICER = "team@maastricht.example.nl"
@@ -60,12 +61,12 @@ def alerter(tmp_path: Path, clock: Clock, transport: RecordingTransport) -> Aler
         "trusted_senders": [{"name": "VT", "addresses": ["hwc@vt.example.nl"], "fingerprints": ["B" * 40]}],
         "officers": [{"name": "Team", "email": OFFICER}],
     })
-    return Alerter(settings, rules, Templates(REPO / "templates"), Keyring(tmp_path), transport,  # type: ignore[arg-type]
-                   Store("sqlite://"), clock)
+    return Alerter(settings, rules, Templates(REPO / "templates"), GpgKeyring(tmp_path), transport,
+                   SqlStore("sqlite://"), clock)
 
 
 def test_an_event_is_told_once(alerter: Alerter, transport: RecordingTransport) -> None:
-    alert = Alert("quarantined:INBOX:1:7", "quarantined", "unsigned", "HWC-Quarantaine")
+    alert = Alert("quarantined:INBOX:1:7", Reason.UNSIGNED, "HWC-Quarantaine")
     assert alerter.tell(alert) is True
     assert alerter.tell(alert) is False
     (message,) = transport.sent
@@ -76,7 +77,7 @@ def test_an_event_is_told_once(alerter: Alerter, transport: RecordingTransport) 
 
 def test_a_repeating_event_is_told_again_only_when_due(alerter: Alerter, transport: RecordingTransport,
                                                        clock: Clock) -> None:
-    alert = Alert("key:X:key-expiring", "key", "key-expiring", repeat_after=timedelta(days=7))
+    alert = Alert("key:X:key-expiring", Reason.KEY_EXPIRING, repeat_after=timedelta(days=7))
     alerter.tell(alert)
     clock.now += timedelta(days=6)
     assert alerter.tell(alert) is False
@@ -86,9 +87,9 @@ def test_a_repeating_event_is_told_again_only_when_due(alerter: Alerter, transpo
 
 
 def test_a_flood_of_events_is_capped_per_hour(alerter: Alerter, transport: RecordingTransport, clock: Clock) -> None:
-    told = [alerter.tell(Alert(f"quarantined:INBOX:1:{uid}", "quarantined", "unknown-key", "HWC-Quarantaine"))
+    told = [alerter.tell(Alert(f"quarantined:INBOX:1:{uid}", Reason.UNKNOWN_KEY, "HWC-Quarantaine"))
             for uid in range(MAX_ALERTS_PER_HOUR + 5)]
     assert told.count(True) == MAX_ALERTS_PER_HOUR
     clock.now += timedelta(hours=1)
-    assert alerter.tell(Alert("quarantined:INBOX:1:999", "quarantined", "unknown-key", "HWC-Quarantaine")) is True
+    assert alerter.tell(Alert("quarantined:INBOX:1:999", Reason.UNKNOWN_KEY, "HWC-Quarantaine")) is True
     assert len(transport.sent) == MAX_ALERTS_PER_HOUR + 1

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from hwc_mailer.compose import Templates, compose_notice, outgoing_message_id, pgp_mime
-from hwc_mailer.config import Sender
+from hwc_mailer.outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
+from hwc_mailer.outbound.sealing import pgp_mime
+from hwc_mailer.settings.config import Sender
 from hwc_mailer.errors import TemplateError
-from hwc_mailer.routing import Delivery
-from hwc_mailer.rules import Contact, School
-from hwc_mailer.signal import Child
+from hwc_mailer.domain.routing import Delivery
+from hwc_mailer.settings.rules import Contact, School
+from hwc_mailer.domain.signal import Child
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 NOW = datetime(2024, 9, 16, 23, 40, tzinfo=timezone.utc)
@@ -141,13 +142,13 @@ def test_the_notice_lists_every_contact_and_key(templates: Templates) -> None:
 
 
 def test_the_outgoing_message_id_is_stable_per_source_and_school() -> None:
-    first = outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", "34CD00", "maastricht.example.nl")
-    again = outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", "34CD00", "maastricht.example.nl")
+    first = outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", DeliveryKey("34CD00"), "maastricht.example.nl")
+    again = outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", DeliveryKey("34CD00"), "maastricht.example.nl")
     assert first == again
     assert first.startswith("<hwc.") and first.endswith("@maastricht.example.nl>")
-    assert outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", "56EF00", "maastricht.example.nl") != first
-    assert outgoing_message_id(b"sleutel-2", "INBOX:1700000000:42", "34CD00", "maastricht.example.nl") != first
-    assert outgoing_message_id(b"sleutel-1", "INBOX:1700000000:43", "34CD00", "maastricht.example.nl") != first
+    assert outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", DeliveryKey("56EF00"), "maastricht.example.nl") != first
+    assert outgoing_message_id(b"sleutel-2", "INBOX:1700000000:42", DeliveryKey("34CD00"), "maastricht.example.nl") != first
+    assert outgoing_message_id(b"sleutel-1", "INBOX:1700000000:43", DeliveryKey("34CD00"), "maastricht.example.nl") != first
 
 
 # --- broken templates ---------------------------------------------------------------------

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hwc_mailer.crypto import Keyring
+from hwc_mailer.edges.gpg import GpgKeyring
 from hwc_mailer.errors import CryptoError
 
 
@@ -20,10 +20,10 @@ def test_an_old_gnupg_is_refused_with_the_reason(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     with pytest.raises(CryptoError, match=r"GnuPG 2\.2\.27 is too old: 2\.2\.36 or newer is needed"):
-        Keyring(home, binary=gpg_reporting(tmp_path, "2.2.27"))
+        GpgKeyring(home, binary=gpg_reporting(tmp_path, "2.2.27"))
 
 
 def test_the_floor_itself_is_accepted(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    assert Keyring(home, binary=gpg_reporting(tmp_path, "2.2.36")).home == home
+    assert GpgKeyring(home, binary=gpg_reporting(tmp_path, "2.2.36")).home == home

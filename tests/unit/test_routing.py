@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from hwc_mailer.routing import Delivery, Unroutable, find_school, route
-from hwc_mailer.rules import Rules, School, load_rules
-from hwc_mailer.signal import Child, Signal
+from hwc_mailer.domain.outcomes import Held
+from hwc_mailer.domain.reasons import Reason
+from hwc_mailer.domain.routing import Delivery, find_school, route
+from hwc_mailer.settings.rules import Rules, School, load_rules
+from hwc_mailer.domain.signal import Child, Signal
 
 SAMPLE = Path(__file__).resolve().parents[2] / "rules" / "maastricht-heuvelland.yaml"
 
@@ -28,7 +30,7 @@ def child(name: str, school: str | None, born: date = date(2017, 3, 14)) -> Chil
     return Child(name, born, school, "Maastricht", None)
 
 
-def code_of(found: School | Unroutable) -> str:
+def code_of(found: School | Reason) -> str:
     assert isinstance(found, School), found
     return found.code
 
@@ -59,7 +61,7 @@ def test_exact_code_name_or_alias_finds_the_school(rules: Rules, written: str, c
 @pytest.mark.parametrize("written", ["12AB", "12ab", "34CD"])
 def test_a_bare_brin_is_ambiguous_whatever_the_number_of_locations(rules: Rules, written: str) -> None:
     """12AB has two locations, 34CD one: neither is resolved by guessing the location."""
-    assert find_school(written, rules) == Unroutable("ambiguous-school", 0)
+    assert find_school(written, rules) == Reason.AMBIGUOUS_SCHOOL
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ def test_a_bare_brin_is_ambiguous_whatever_the_number_of_locations(rules: Rules,
     ],
 )
 def test_anything_else_is_an_unknown_school(rules: Rules, written: str) -> None:
-    assert find_school(written, rules) == Unroutable("unknown-school", 0)
+    assert find_school(written, rules) == Reason.UNKNOWN_SCHOOL
 
 
 # --- route --------------------------------------------------------------------------------
@@ -92,26 +94,25 @@ def test_one_child_goes_to_its_school(rules: Rules) -> None:
 @pytest.mark.parametrize("school", [None, ""])
 def test_a_child_without_school_is_unroutable_with_its_number(rules: Rules, school: str | None) -> None:
     signal = Signal((child("Jan Jansen", "De Maasbrug"), child("Piet Jansen", school)))
-    assert route(signal, rules) == Unroutable("no-school", 2)
+    assert route(signal, rules) == Held(Reason.NO_SCHOOL, child=2)
 
 
 def test_an_unknown_school_names_the_child_number(rules: Rules) -> None:
     signal = Signal((child("Jan Jansen", "Op de Heuvel"), child("Piet Jansen", "De Maasbrug"),
                      child("Kees Jansen", "Onbekende School")))
-    assert route(signal, rules) == Unroutable("unknown-school", 3)
+    assert route(signal, rules) == Held(Reason.UNKNOWN_SCHOOL, child=3)
 
 
 def test_an_ambiguous_school_names_the_child_number(rules: Rules) -> None:
     signal = Signal((child("Jan Jansen", "12AB"), child("Piet Jansen", "De Maasbrug")))
-    assert route(signal, rules) == Unroutable("ambiguous-school", 1)
+    assert route(signal, rules) == Held(Reason.AMBIGUOUS_SCHOOL, child=1)
 
 
 def test_one_doubtful_child_stops_the_whole_signal(rules: Rules) -> None:
     """No partial delivery: siblings at known schools are not sent when one child is unroutable."""
     signal = Signal((child("Jan Jansen", "De Maasbrug"), child("Piet Jansen", "Regenboog")))
     result = route(signal, rules)
-    assert isinstance(result, Unroutable)
-    assert (result.reason, result.child_number) == ("unknown-school", 2)
+    assert result == Held(Reason.UNKNOWN_SCHOOL, child=2)
 
 
 def test_siblings_at_two_schools_give_two_deliveries_in_order_of_first_appearance(rules: Rules) -> None:
@@ -148,4 +149,4 @@ def test_two_locations_of_one_brin_are_two_schools(rules: Rules) -> None:
 
 def test_an_unknown_location_of_a_known_brin_is_unknown_not_ambiguous(rules: Rules) -> None:
     """34CD01 does not exist while 34CD00 does: the officer must look the school up, not pick between two."""
-    assert find_school("34CD01", rules) == Unroutable("unknown-school", 0)
+    assert find_school("34CD01", rules) == Reason.UNKNOWN_SCHOOL

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hwc_mailer.errors import RulesError
-from hwc_mailer.rules import Rules, load_rules
+from hwc_mailer.settings.rules import Rules, load_rules
 
 SAMPLE = Path(__file__).resolve().parents[2] / "rules" / "maastricht-heuvelland.yaml"
 

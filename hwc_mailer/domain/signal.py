@@ -2,7 +2,7 @@
 
 Veilig Thuis staff type these mails by hand, so the parser accepts the usual variations
 (label case, bullets, the value on the line below its label, many Dutch date forms) but
-never guesses: anything doubtful becomes an `Invalid` with a reason code, and a person
+never guesses: anything doubtful becomes a `Held` outcome with a reason, and a person
 looks at it. Results and failures carry no names or dates from the text, because reprs
 end up in logs and tracebacks. This module does no I/O and no logging.
 """
@@ -11,20 +11,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from html.parser import HTMLParser
 
-REASONS = frozenset(
-    {
-        "not-hwc",
-        "no-children",
-        "missing-name",
-        "missing-birth-date",
-        "invalid-date",
-        "age-out-of-range",
-        "duplicate-field",
-        "field-outside-child",
-    }
-)
+from .outcomes import Held
+from .reasons import Reason
+from .text import collapse, mentions_handle_with_care
 
 
 @dataclass(frozen=True)
@@ -55,31 +45,6 @@ class Signal:
     children: tuple[Child, ...]
 
 
-@dataclass(frozen=True)
-class Invalid:
-    """Why a signal cannot be handled automatically; a fixed code, so never personal data."""
-
-    reason: str
-    child_number: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.reason not in REASONS:
-            raise ValueError("unknown reason code")
-        if self.child_number is not None and self.child_number < 1:
-            raise ValueError("child_number is 1-based")
-
-
-# --- text clean-up ---------------------------------------------------------------------
-
-# Invisible characters Word and Outlook leave behind; they would break label matching.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
-
-
-def _collapse(value: str) -> str:
-    """Trim, collapse all whitespace (non-breaking spaces included) and drop invisibles."""
-    return " ".join(value.translate(_INVISIBLE).split())
-
-
 # --- dates -----------------------------------------------------------------------------
 
 _MONTHS = {
@@ -105,7 +70,7 @@ _WRITTEN = re.compile(r"(\d{1,2}) ([a-z]+)\.? (\d{4})", re.ASCII | re.IGNORECASE
 
 def parse_dutch_date(value: str) -> date | None:
     """A date in one of the forms Dutch people type, or None: day first, four-digit year only."""
-    text = _collapse(value)
+    text = collapse(value)
     if match := _DAY_MONTH_YEAR.fullmatch(text):
         return _date(match[4], match[3], match[1])
     if match := _YEAR_MONTH_DAY.fullmatch(text):
@@ -123,15 +88,13 @@ def _date(year: str, month: str, day: str) -> date | None:
         return None
 
 
-def _age(birth_date: date, today: date) -> int:
+def age_on(birth_date: date, today: date) -> int:
     """Whole years completed at `today`."""
     before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
     return today.year - birth_date.year - int(before_birthday)
 
 
 # --- signal ----------------------------------------------------------------------------
-
-_HWC = re.compile(r"\bhandle[\s\-\u2010\u2011]+with[\s\-\u2010\u2011]+care\b", re.IGNORECASE | re.ASCII)
 
 # After _collapse a line has single spaces only. The optional '*' around the label covers
 # Thunderbird's plain-text rendering of bold ("*Naam:* Jan"); it must be balanced.
@@ -149,21 +112,21 @@ _DEFAULTABLE = frozenset({"gemeente", "kenmerk"})
 _Block = dict[str, str]
 
 
-def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange()) -> Signal | Invalid:
+def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange()) -> Signal | Held:
     """The children in a signal's plain text, or the first reason it cannot be trusted."""
-    lines = [_collapse(line) for line in text.splitlines()]
-    if not _HWC.search(" ".join(lines)):
-        return Invalid("not-hwc")
+    lines = [collapse(line) for line in text.splitlines()]
+    if not mentions_handle_with_care(" ".join(lines)):
+        return Held(Reason.NOT_HWC)
     blocks = _blocks(_fields(lines))
-    if isinstance(blocks, Invalid):
+    if isinstance(blocks, Held):
         return blocks
     defaults, child_blocks = blocks
     if not child_blocks:
-        return Invalid("no-children")
+        return Held(Reason.NO_CHILDREN)
     children = []
     for number, block in enumerate(child_blocks, start=1):
         child = _child(block, number, defaults, today, ages)
-        if isinstance(child, Invalid):
+        if isinstance(child, Held):
             return child
         children.append(child)
     return Signal(tuple(children))
@@ -192,7 +155,7 @@ def _fields(lines: list[str]) -> Iterator[tuple[str, str]]:
         yield label, value
 
 
-def _blocks(fields: Iterator[tuple[str, str]]) -> tuple[_Block, list[_Block]] | Invalid:
+def _blocks(fields: Iterator[tuple[str, str]]) -> tuple[_Block, list[_Block]] | Held:
     """Split fields into the defaults before the first `Naam:` and one block per child."""
     defaults: _Block = {}
     children: list[_Block] = []
@@ -200,27 +163,27 @@ def _blocks(fields: Iterator[tuple[str, str]]) -> tuple[_Block, list[_Block]] | 
         if label == "naam":
             children.append({})
         elif not children and label not in _DEFAULTABLE:
-            return Invalid("field-outside-child")
+            return Held(Reason.FIELD_OUTSIDE_CHILD)
         block = children[-1] if children else defaults
         if label in block:
-            return Invalid("duplicate-field", len(children) or None)
+            return Held(Reason.DUPLICATE_FIELD, child=len(children) or None)
         block[label] = value
     return defaults, children
 
 
-def _child(block: _Block, number: int, defaults: _Block, today: date, ages: AgeRange) -> Child | Invalid:
+def _child(block: _Block, number: int, defaults: _Block, today: date, ages: AgeRange) -> Child | Held:
     """A checked child, or why not: a child's own Gemeente/Kenmerk wins over the defaults."""
     name = block["naam"]
     if not name:
-        return Invalid("missing-name", number)
+        return Held(Reason.MISSING_NAME, child=number)
     written_date = block.get("geboortedatum")
     if not written_date:
-        return Invalid("missing-birth-date", number)
+        return Held(Reason.MISSING_BIRTH_DATE, child=number)
     birth_date = parse_dutch_date(written_date)
     if birth_date is None:
-        return Invalid("invalid-date", number)
-    if birth_date > today or not ages.minimum <= _age(birth_date, today) <= ages.maximum:
-        return Invalid("age-out-of-range", number)
+        return Held(Reason.INVALID_DATE, child=number)
+    if birth_date > today or not ages.minimum <= age_on(birth_date, today) <= ages.maximum:
+        return Held(Reason.AGE_OUT_OF_RANGE, child=number)
     return Child(
         name=name,
         birth_date=birth_date,
@@ -228,50 +191,3 @@ def _child(block: _Block, number: int, defaults: _Block, today: date, ages: AgeR
         municipality=block.get("gemeente") or defaults.get("gemeente") or None,
         reference=block.get("kenmerk") or defaults.get("kenmerk") or None,
     )
-
-
-# --- HTML ------------------------------------------------------------------------------
-
-_BLOCK_TAGS = frozenset(
-    {"p", "div", "br", "tr", "li", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-     "ul", "ol", "blockquote", "pre", "hr", "dt", "dd"}
-)  # fmt: skip
-_CELL_TAGS = frozenset({"td", "th"})
-_DROPPED_TAGS = frozenset({"script", "style"})
-
-
-class _TextExtractor(HTMLParser):
-    """Collects visible text, with line breaks where the mail client would show them."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._dropping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._boundary(tag, opening=True)
-
-    def handle_endtag(self, tag: str) -> None:
-        self._boundary(tag, opening=False)
-
-    def handle_data(self, data: str) -> None:
-        if not self._dropping:
-            # Source line breaks inside HTML text are plain spaces when rendered.
-            self.parts.append(re.sub(r"\s+", " ", data))
-
-    def _boundary(self, tag: str, *, opening: bool) -> None:
-        if tag in _DROPPED_TAGS:
-            self._dropping = self._dropping + 1 if opening else max(0, self._dropping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-        elif tag in _CELL_TAGS:
-            self.parts.append(" ")
-
-
-def text_from_html(html: str) -> str:
-    """Plain text of an HTML mail body, one visual line per line, so parse_signal can read it."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    lines = (_collapse(line) for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line)

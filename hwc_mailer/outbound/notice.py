@@ -1,9 +1,9 @@
-"""One school's notice: Dutch text from templates, then the PGP/MIME envelope.
+"""One school's notice: Dutch text from templates, built once per school, sealed per contact profile.
 
-Pure: the caller encrypts `Notice.inner` and hands the armored result to
-`pgp_mime`. Outside the encryption there is nothing but routing headers and a
-generic Subject; the real subject travels inside as a protected header
-(RFC 9788), where Thunderbird shows it.
+Pure: a `Sealer` (sealing.py) turns `Notice.inner` into the mail that travels.
+Outside the encryption there is nothing but routing headers and a generic
+Subject; the real subject travels inside as a protected header (RFC 9788),
+where Thunderbird shows it.
 """
 
 import hashlib
@@ -16,12 +16,14 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError as JinjaError
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .config import Sender
-from .errors import TemplateError
-from .routing import Delivery
+from ..domain.routing import Delivery
+from ..errors import TemplateError
+from ..settings.config import Sender
+from ..settings.rules import School
 
 NOTICE = "school_notice"
 ALERT = "officer_alert"
@@ -68,14 +70,31 @@ class Templates:
             raise TemplateError(f"template {name} in {self.directory} failed to render: "
                                 f"{type(error).__name__}") from None
 
-    def render_notice(self, delivery: Delivery, sender: Sender) -> tuple[str, str]:
+    def render_notice(self, delivery: Delivery[School], sender: Sender) -> tuple[str, str]:
         return self.render(NOTICE, {"school": delivery.school, "children": delivery.children, "sender": sender,
                                     "contacts": delivery.school.contacts})
 
 
-def outgoing_message_id(secret: bytes, source_id: str, school_code: str, domain: str) -> str:
-    """The same source and school always give the same id, so a resend after a crash is one visible duplicate."""
-    digest = hmac.new(secret, f"{source_id}\x00{school_code}".encode(), hashlib.sha256).hexdigest()[:32]
+@dataclass(frozen=True)
+class DeliveryKey:
+    """What makes one delivery of a signal: the school, how the mail is protected, and which server takes it."""
+
+    school: str
+    profile: str = "openpgp"
+    transport: str = "smtp"
+
+    @property
+    def token(self) -> str:
+        """The default delivery is named by its school code alone, as before deliveries had profiles, so the
+        Message-IDs of signals in flight survive an upgrade."""
+        if (self.profile, self.transport) == ("openpgp", "smtp"):
+            return self.school
+        return f"{self.school}/{self.profile}/{self.transport}"
+
+
+def outgoing_message_id(secret: bytes, source_id: str, delivery: DeliveryKey, domain: str) -> str:
+    """The same source and delivery always give the same id, so a resend after a crash is one visible duplicate."""
+    digest = hmac.new(secret, f"{source_id}\x00{delivery.token}".encode(), hashlib.sha256).hexdigest()[:32]
     return f"<hwc.{digest}@{domain}>"
 
 
@@ -111,7 +130,7 @@ def plain(headers: tuple[tuple[str, str], ...], body: str) -> EmailMessage:
     return message
 
 
-def compose_notice(delivery: Delivery, sender: Sender, templates: Templates, *, message_id: str,
+def compose_notice(delivery: Delivery[School], sender: Sender, templates: Templates, *, message_id: str,
                    now: datetime) -> Notice:
     subject, body = templates.render_notice(delivery, sender)
     contacts = delivery.school.contacts
@@ -119,23 +138,3 @@ def compose_notice(delivery: Delivery, sender: Sender, templates: Templates, *, 
                        message_id=message_id, now=now)
     return Notice(tuple(contact.email for contact in contacts), tuple(contact.fingerprint for contact in contacts),
                   headers, protected(headers, subject, body))
-
-
-def pgp_mime(notice: Notice, armored: bytes) -> EmailMessage:
-    """RFC 3156 section 4: the control part, then the ciphertext."""
-    message = EmailMessage(policy=SMTP)
-    for name, value in notice.headers:
-        message[name] = value
-    message["MIME-Version"] = "1.0"
-    message.set_type("multipart/encrypted")
-    message.set_param("protocol", "application/pgp-encrypted")
-    control = EmailMessage(policy=SMTP)
-    control.set_content(b"Version: 1\r\n", maintype="application", subtype="pgp-encrypted", cte="7bit")
-    control["Content-Description"] = "PGP/MIME version identification"
-    payload = EmailMessage(policy=SMTP)
-    payload.set_content(armored, maintype="application", subtype="octet-stream", cte="7bit",
-                        disposition="inline", filename="encrypted.asc")
-    payload["Content-Description"] = "OpenPGP encrypted message"
-    message.attach(control)
-    message.attach(payload)
-    return message

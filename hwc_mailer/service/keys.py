@@ -8,17 +8,18 @@ slipped into a key file can never become a recipient or a trusted sender.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import Enum
+from datetime import datetime
+from enum import StrEnum
 
-from .alerts import Alert
-from .config import Settings
-from .crypto import KeyInfo, Keyring, KeyState
-from .errors import CryptoError
-from .rules import Rules
+from ..domain.reasons import Reason
+from ..edges.protocols import KeyInfo, Keyring, KeyState
+from ..errors import CryptoError
+from ..settings.config import Settings
+from ..settings.rules import Rules
+from .alerts import REPEAT_EVERY, Alert
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     daemon = "daemon"
     sender = "sender"
     contact = "contact"
@@ -92,20 +93,17 @@ def keyring_problems(settings: Settings, rules: Rules, inbound: Keyring, outboun
     return problems
 
 
-KEY_ALERT_EVERY = timedelta(days=7)
-
-
 def key_alerts(statuses: list[KeyStatus], now: datetime) -> list[Alert]:
     """One alert per key with a problem; the alerter repeats each at most weekly."""
     alerts = []
     for status in statuses:
         if not status.problem:
             continue
-        reason = "key-expiring" if status.info.state is KeyState.ok else "key-unusable"
+        reason = Reason.KEY_EXPIRING if status.info.state is KeyState.ok else Reason.KEY_UNUSABLE
         ref = status.ref
-        alerts.append(Alert(f"key:{ref.fingerprint}:{reason}", "key", reason,
+        alerts.append(Alert(f"key:{ref.fingerprint}:{reason.value}", reason,
                             detail=f"{ref.role.value} {ref.owner}, sleutel {ref.fingerprint}: {status.describe(now)}",
-                            repeat_after=KEY_ALERT_EVERY))
+                            repeat_after=REPEAT_EVERY))
     return alerts
 
 

@@ -1,7 +1,8 @@
 """The thin loop around the pipeline: wait for mail, process it, keep systemd informed.
 
 Scheduled jobs (the daily key check) only raise a flag that ends the current
-wait, so every mail and gpg operation happens on this one thread.
+wait, so every mail and gpg operation happens on this one thread. The
+maintenance chores run before every pass.
 
 IDLE when the server has it, in bounded periods that also serve as the polling
 safety net; plain polling otherwise. An outage (IMAP or SMTP down) closes the
@@ -20,9 +21,10 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from .errors import HwcError, MailboxUnavailable, TransportUnavailable
-from .pipeline import Context, Edges, Pipeline
-from .systemd import Notifier
+from ..edges.systemd import Notifier
+from ..errors import HwcError, Outage
+from .pipeline import Context, Edges
+from .setup import assemble
 
 log = structlog.get_logger("hwc_mailer.daemon")
 
@@ -32,7 +34,7 @@ MAX_BACKOFF = 300.0
 class Daemon:
     def __init__(self, edges: Edges, context: Context, reload: Callable[[], Context], notifier: Notifier) -> None:
         self.edges = edges
-        self.pipeline = Pipeline(edges, context)
+        self.services = assemble(edges, context)
         self._reload = reload
         self._notify = notifier
         self._stop = threading.Event()
@@ -61,7 +63,7 @@ class Daemon:
         signal.signal(signal.SIGHUP, on_hup)
 
     def run(self) -> None:
-        settings = self.pipeline.context.settings
+        settings = self.services.pipeline.context.settings
         wait_seconds = min(settings.imap.idle_seconds, settings.imap.poll_seconds)
         backoff = 1.0
         ready = False
@@ -73,9 +75,10 @@ class Daemon:
                 self._reload_now()
             try:
                 if self._keys_due.is_set():
-                    self.pipeline.check_keys()
+                    self.services.maintenance.check_keys()
                     self._keys_due.clear()
-                outcomes = self.pipeline.process_waiting()
+                self.services.maintenance.tidy()
+                outcomes = self.services.pipeline.process_waiting()
                 if outcomes:
                     log.info("pass-done", count=len(outcomes))
                 if not ready:
@@ -85,7 +88,7 @@ class Daemon:
                 self._notify.watchdog()
                 self.edges.mailbox.wait_for_mail(settings.folders.inbox, wait_seconds, self._interrupted)
                 backoff = 1.0
-            except (MailboxUnavailable, TransportUnavailable) as error:
+            except Outage as error:
                 log.error("outage", error=str(error), seconds=backoff)
                 self._notify.status(f"outage, retrying in {backoff:.0f}s")
                 self.edges.mailbox.close()
@@ -100,7 +103,7 @@ class Daemon:
         self._reload_wanted.clear()
         self._notify.reloading()
         try:
-            self.pipeline = Pipeline(self.edges, self._reload())
+            self.services = assemble(self.edges, self._reload())
             log.info("reloaded")
         except HwcError as error:
             log.error("reload-failed", error=str(error))

@@ -11,31 +11,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from .config import Fingerprint
-from .errors import RulesError
-from .yamlfile import Located, YamlProblem, load_model
+from ..domain.text import SCHOOL_CODE, normalise_address, normalise_code, normalise_name
+from ..errors import RulesError
+from .base import Fingerprint, Located, Strict, YamlProblem, load_model
 
-SCHOOL_CODE = re.compile(r"^[0-9]{2}[A-Z]{2}([0-9]{2})?$")
 ADDRESS = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
-
-
-def normalise_code(value: str) -> str:
-    return re.sub(r"\s+", "", value).upper()
-
-
-def normalise_name(value: str) -> str:
-    """Case and spacing never distinguish two schools."""
-    return " ".join(value.split()).casefold()
-
-
-def normalise_address(value: str) -> str:
-    return value.strip().lower()
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _address(value: str) -> str:
@@ -93,6 +75,7 @@ class Rules(Strict):
     @model_validator(mode="after")
     def _unambiguous(self) -> "Rules":
         """No code, name or alias may name two schools, and no address two senders: never guess between them."""
+        problems: list[tuple[str, tuple[str | int, ...]]] = []
         claimed: dict[str, int] = {}
         for index, school in enumerate(self.schools):
             keys: list[tuple[str, tuple[str | int, ...], str]] = [
@@ -104,15 +87,18 @@ class Rules(Strict):
                 owner = claimed.setdefault(key, index)
                 if owner != index:
                     kind = "code" if key.startswith("code:") else "name"
-                    raise Located(f"{kind} {value!r} is used by schools {self.schools[owner].code} and {school.code}; "
-                                  "each code, name and alias must name one school", ("schools", index, *where))
+                    problems.append((f"{kind} {value!r} is used by schools {self.schools[owner].code} and "
+                                     f"{school.code}; each code, name and alias must name one school",
+                                     ("schools", index, *where)))
         senders: dict[str, int] = {}
         for index, sender in enumerate(self.trusted_senders):
             for position, address in enumerate(sender.addresses):
                 owner = senders.setdefault(normalise_address(address), index)
                 if owner != index:
-                    raise Located(f"address {address!r} is listed for both {self.trusted_senders[owner].name!r} "
-                                  f"and {sender.name!r}", ("trusted_senders", index, "addresses", position))
+                    problems.append((f"address {address!r} is listed for both {self.trusted_senders[owner].name!r} "
+                                     f"and {sender.name!r}", ("trusted_senders", index, "addresses", position)))
+        if problems:
+            raise Located(problems)
         return self
 
     @cached_property
@@ -146,4 +132,6 @@ def load_rules(path: Path) -> Rules:
     try:
         return load_model(path, Rules)
     except YamlProblem as problem:
-        raise RulesError(problem.message, path=str(path), line=problem.line, column=problem.column) from None
+        first, *others = problem.problems
+        raise RulesError(first.message, path=str(path), line=first.line, column=first.column,
+                         more=tuple(f"{item.where(path)}: {item.message}" for item in others)) from None

@@ -14,9 +14,9 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from .access import Login, tls_context
-from .config import Smtp, TlsMode
-from .errors import TransportRejected, TransportUnavailable
+from ..errors import TransportRejected, TransportUnavailable
+from ..settings.config import Smtp, TlsMode
+from .login import Login, tls_context
 
 
 class SmtpTransport:

@@ -7,35 +7,19 @@ Relative paths are taken relative to the service file's directory.
 """
 
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, StringConstraints, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .errors import ConfigError
-from .yamlfile import YamlProblem, load_model
+from ..errors import ConfigError
+from .base import Fingerprint, Strict, YamlProblem, load_model
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
-
-def _fingerprint_text(value: object) -> object:
-    """gpg prints fingerprints in groups; YAML reads an all-digit one as a number."""
-    if isinstance(value, (int, float)):
-        raise ValueError("put the fingerprint in quotes: YAML read it as a number")
-    return value.replace(" ", "").upper() if isinstance(value, str) else value
-
-
-Fingerprint = Annotated[str, BeforeValidator(_fingerprint_text), StringConstraints(pattern=r"^[0-9A-F]{40}$"),
-                        Field(description="40 hex digits")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TlsMode(str, Enum):
+class TlsMode(StrEnum):
     implicit = "implicit"
     starttls = "starttls"
 
@@ -155,6 +139,7 @@ class Limits(Strict):
     max_message_bytes: int = Field(10 * 1024 * 1024, gt=0)
     max_mime_depth: int = Field(8, gt=0)
     max_mime_parts: int = Field(50, gt=0)
+    max_attempts: int = Field(3, gt=0, description="passes a message may fail (or crash) before a person gets it")
 
 
 class Trust(Strict):
@@ -193,8 +178,7 @@ def load_settings(path: Path) -> Settings:
     try:
         settings = load_model(path, Settings)
     except YamlProblem as problem:
-        where = f"{path}:{problem.line}:{problem.column}" if problem.line else str(path)
-        raise ConfigError(f"{where}: {problem.message}") from None
+        raise ConfigError("\n".join(f"{item.where(path)}: {item.message}" for item in problem.problems)) from None
     return _anchored(settings, path.resolve().parent)
 
 

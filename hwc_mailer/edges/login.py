@@ -13,8 +13,8 @@ from typing import Protocol
 import aiosmtplib
 from imapclient import IMAPClient
 
-from .config import Server
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..settings.config import Server
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:

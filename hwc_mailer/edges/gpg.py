@@ -8,7 +8,7 @@ python-gnupg says 'decryption ok' and hands out the plaintext even when the
 signature is missing, unknown, expired or the ciphertext was tampered with, and
 its `valid` is True for a signature by any key in the keyring. So a signature is
 accepted only when every one of its indicators agrees; anything else is a
-`Refused` value with a reason code. Trust in a key comes from the rules: the
+reason from the one vocabulary. Trust in a key comes from the rules: the
 caller compares fingerprints, and a recipient key must be certified by the
 daemon's key, which `hwc-mailer keys import` does only for keys the rules list.
 """
@@ -16,54 +16,21 @@ daemon's key, which `hwc-mailer keys import` does only for keys the rules list.
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
 from pathlib import Path
 
 import gnupg
 
-from .errors import CryptoError
-
-
-@dataclass(frozen=True)
-class Verified:
-    plaintext: bytes
-    signer: str              # primary key fingerprint, upper case
-    signed_at: datetime
-
-
-@dataclass(frozen=True)
-class Refused:
-    reason: str              # a reason code: decryption-failed, unsigned, bad-signature, ...
-
-
-class KeyState(str, Enum):
-    ok = "ok"
-    missing = "missing"
-    expired = "expired"
-    revoked = "revoked"
-    cannot_encrypt = "cannot-encrypt"
-    not_certified = "not-certified"
-    wrong_address = "wrong-address"
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    fingerprint: str
-    state: KeyState
-    expires: datetime | None = None
-
-    def expires_within(self, now: datetime, days: int) -> bool:
-        return self.expires is not None and (self.expires - now).total_seconds() < days * 86400
-
+from ..domain.reasons import Reason
+from ..errors import CryptoError
+from .protocols import KeyInfo, KeyState, Verified
 
 MINIMUM_GNUPG = (2, 2, 36)
 HARDENING = ["--no-auto-key-retrieve", "--no-auto-key-import", "--no-auto-key-locate", "--no-encrypt-to"]
 CERTIFIED_VALIDITY = ("f", "u")
 
 
-class Keyring:
+class GpgKeyring:
     def __init__(self, home: Path, *, binary: str = "gpg", passphrase: str | None = None) -> None:
         if not home.is_dir():
             raise CryptoError(f"gpg home {home} does not exist; create it and import the keys (see README)")
@@ -76,9 +43,13 @@ class Keyring:
             raise CryptoError(f"GnuPG {'.'.join(map(str, version)) or '?'} is too old: 2.2.36 or newer is needed "
                               "(earlier versions let signed data inject status lines)")
         self._passphrase = passphrase
-        self.home = home
+        self._home = home
 
-    def decrypt_verified(self, data: bytes) -> Verified | Refused:
+    @property
+    def home(self) -> Path:
+        return self._home
+
+    def decrypt_verified(self, data: bytes) -> Verified | Reason:
         """The plaintext only when every indicator agrees; otherwise the most telling reason.
 
         Signature problems are reported before a failed decryption because gpg
@@ -87,25 +58,25 @@ class Keyring:
         result = self._gpg.decrypt(data, passphrase=self._passphrase)
         statuses = _status_keywords(result.stderr)
         if not statuses & ENCRYPTION_STATUSES:
-            return Refused("not-encrypted")
+            return Reason.NOT_ENCRYPTED
         if result.key_status is not None:
-            return Refused("key-revoked" if "revoked" in result.key_status else "key-expired")
+            return Reason.KEY_REVOKED if "revoked" in result.key_status else Reason.KEY_EXPIRED
         if result.problems:
-            return Refused(_signature_problem(result.problems))
+            return _signature_problem(result.problems)
         if not result.ok or "DECRYPTION_OKAY" not in statuses or "DECRYPTION_FAILED" in statuses:
-            return Refused("decryption-failed")
+            return Reason.DECRYPTION_FAILED
         if not result.sig_info:
-            return Refused("unsigned")
+            return Reason.UNSIGNED
         if len(result.sig_info) != 1:
-            return Refused("several-signatures")
+            return Reason.SEVERAL_SIGNATURES
         if not result.valid or result.returncode != 0:
-            return Refused("bad-signature")
+            return Reason.BAD_SIGNATURE
         (signature,) = result.sig_info.values()
         primary = signature.get("pubkey_fingerprint")
         timestamp = signature.get("timestamp")
         if signature.get("status") != "signature valid" or not primary or not timestamp:
-            return Refused("bad-signature")
-        return Verified(bytes(result.data), primary.upper(), datetime.fromtimestamp(int(timestamp), timezone.utc))
+            return Reason.BAD_SIGNATURE
+        return Verified(bytes(result.data), primary.upper(), datetime.fromtimestamp(int(timestamp), UTC))
 
     def encrypt_signed(self, data: bytes, recipients: Sequence[str], signer: str) -> bytes:
         """ASCII-armored ciphertext for exactly `recipients`, signed by `signer`."""
@@ -128,7 +99,7 @@ class Keyring:
         key = next((key for key in self._gpg.list_keys() if key["fingerprint"].upper() == wanted), None)
         if key is None:
             return KeyInfo(wanted, KeyState.missing)
-        expires = datetime.fromtimestamp(int(key["expires"]), timezone.utc) if key.get("expires") else None
+        expires = datetime.fromtimestamp(int(key["expires"]), UTC) if key.get("expires") else None
         validity = key.get("trust", "")
         if validity == "r":
             state = KeyState.revoked
@@ -197,12 +168,12 @@ def _has_address(uid: str, address: str) -> bool:
     return inner.strip().lower() == address.strip().lower()
 
 
-def _signature_problem(problems: Sequence[dict[str, str]]) -> str:
+def _signature_problem(problems: Sequence[dict[str, str]]) -> Reason:
     statuses = {problem.get("status") for problem in problems}
     if "no secret key" in statuses:
-        return "decryption-failed"
+        return Reason.DECRYPTION_FAILED
     if "no public key" in statuses:
-        return "unknown-key"
+        return Reason.UNKNOWN_KEY
     if "signature expired" in statuses:
-        return "signature-expired"
-    return "bad-signature"
+        return Reason.SIGNATURE_EXPIRED
+    return Reason.BAD_SIGNATURE

@@ -12,15 +12,15 @@ import imaplib
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from .access import Login, tls_context
-from .config import Imap, TlsMode
-from .errors import MailboxUnavailable
+from ..errors import MailboxUnavailable
+from ..settings.config import Imap, TlsMode
+from .login import Login, tls_context
 
 CHECK_STOP_EVERY = 1.0
 
@@ -74,10 +74,8 @@ class ImapMailbox:
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with suppress(OSError):
                 client.shutdown()
-            except OSError:
-                pass
 
     def _connected(self) -> IMAPClient:
         if self._client is None:

@@ -1,0 +1,76 @@
+"""One message, one outcome: the values every step returns and the journal and counters record.
+
+    Delivered   every school accepted its mail: the source is purged
+    Held        a person must look: moved to the manual or quarantine folder, an officer told
+    NotOurs     someone else's mail in a shared mailbox: left alone
+
+Strings appear only at the boundary (journal, counters, logs): `outcome_code` turns an
+outcome into one, `parse_outcome_code` turns one back into what a resume needs.
+"""
+
+from dataclasses import dataclass
+
+from .reasons import Disposition, Reason
+
+
+@dataclass(frozen=True)
+class Delivered:
+    schools: tuple[str, ...]
+    children: int
+
+    disposition = Disposition.DELIVERED
+    reason = None
+
+    @property
+    def code(self) -> str:
+        return outcome_code(self.disposition, self.reason)
+
+
+@dataclass(frozen=True)
+class Held:
+    """A person must finish this message; `detail` is for the officer and never holds personal data."""
+
+    reason: Reason
+    detail: str = ""
+    child: int | None = None        # 1-based position of the child the reason is about, if any
+
+    def __post_init__(self) -> None:
+        if self.reason.disposition is None:
+            raise ValueError(f"{self.reason.value} is a notice about a key, not a reason to hold a message")
+        if self.child is not None and self.child < 1:
+            raise ValueError("child is 1-based")
+
+    @property
+    def disposition(self) -> Disposition:
+        assert self.reason.disposition is not None
+        return self.reason.disposition
+
+    @property
+    def code(self) -> str:
+        return outcome_code(self.disposition, self.reason)
+
+
+@dataclass(frozen=True)
+class NotOurs:
+    """Not from a trusted address and not signal-like: someone else's mail in a shared mailbox."""
+
+    disposition = Disposition.NOT_OURS
+    reason = None
+
+    @property
+    def code(self) -> str:
+        return outcome_code(self.disposition, self.reason)
+
+
+Outcome = Delivered | Held | NotOurs
+
+
+def outcome_code(disposition: Disposition, reason: Reason | None) -> str:
+    """"delivered", "not-ours", "manual:<reason>" or "quarantined:<reason>"."""
+    return disposition.value if reason is None else f"{disposition.value}:{reason.value}"
+
+
+def parse_outcome_code(code: str) -> tuple[Disposition, Reason | None]:
+    """The inverse of `outcome_code`; ValueError for a code this version does not know."""
+    disposition, _, reason = code.partition(":")
+    return Disposition(disposition), Reason(reason) if reason else None

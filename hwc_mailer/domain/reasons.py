@@ -1,0 +1,218 @@
+"""The one reason vocabulary: every reason code, what it means to an officer, and what they should do.
+
+Each reason belongs to one disposition (where the message goes) or is a notice about a
+key. The Dutch explanation and the officer's action stand beside the code, so an alert
+can never carry a code without its advice. Alerts carry these texts and never anything
+from the message itself.
+"""
+
+from enum import Enum
+
+
+class Disposition(Enum):
+    """What happens to a message in the mailbox; the pipeline's table maps each to one action."""
+
+    DELIVERED = "delivered"
+    MANUAL = "manual"
+    QUARANTINED = "quarantined"
+    NOT_OURS = "not-ours"
+
+
+class Reason(Enum):
+    # Not authentic: quarantined.
+    UNTRUSTED_SENDER = "untrusted-sender"
+    MULTIPLE_FROM = "multiple-from"
+    MALFORMED_FROM = "malformed-from"
+    TOO_LARGE = "too-large"
+    TOO_DEEP = "too-deep"
+    TOO_MANY_PARTS = "too-many-parts"
+    MALFORMED_PGP_MIME = "malformed-pgp-mime"
+    TEXT_AROUND_ARMOR = "text-around-armor"
+    UNENCRYPTED_PARTS = "unencrypted-parts"
+    NOT_ENCRYPTED = "not-encrypted"
+    DECRYPTION_FAILED = "decryption-failed"
+    UNSIGNED = "unsigned"
+    SEVERAL_SIGNATURES = "several-signatures"
+    BAD_SIGNATURE = "bad-signature"
+    UNKNOWN_KEY = "unknown-key"
+    KEY_EXPIRED = "key-expired"
+    KEY_REVOKED = "key-revoked"
+    SIGNATURE_EXPIRED = "signature-expired"
+    WRONG_SIGNER = "wrong-signer"
+    SIGNATURE_IN_FUTURE = "signature-in-future"
+    SIGNATURE_TOO_OLD = "signature-too-old"
+    NESTED_PGP = "nested-pgp"
+    UNDECODABLE_TEXT = "undecodable-text"
+    REPLAY = "replay"
+    # Authentic, but a person must finish it: manual.
+    NOT_HWC = "not-hwc"
+    NO_CHILDREN = "no-children"
+    MISSING_NAME = "missing-name"
+    MISSING_BIRTH_DATE = "missing-birth-date"
+    INVALID_DATE = "invalid-date"
+    AGE_OUT_OF_RANGE = "age-out-of-range"
+    DUPLICATE_FIELD = "duplicate-field"
+    FIELD_OUTSIDE_CHILD = "field-outside-child"
+    NO_SCHOOL = "no-school"
+    UNKNOWN_SCHOOL = "unknown-school"
+    AMBIGUOUS_SCHOOL = "ambiguous-school"
+    NO_VALID_KEY = "no-valid-key"
+    SMTP_REJECTED = "smtp-rejected"
+    INTERNAL_ERROR = "internal-error"
+    # About a key, not about a message.
+    CONTACT_KEY_UNUSABLE = "contact-key-unusable"
+    KEY_EXPIRING = "key-expiring"
+    KEY_UNUSABLE = "key-unusable"
+
+    @property
+    def disposition(self) -> Disposition | None:
+        """Where a message held for this reason goes; None for a notice about a key."""
+        return _TEXTS[self][0]
+
+    @property
+    def explanation(self) -> str:
+        return _TEXTS[self][1]
+
+    @property
+    def action(self) -> str:
+        return _TEXTS[self][2]
+
+
+# --- what the officer does -------------------------------------------------------------------
+
+_CALL = ("Open het bericht niet automatisch en stuur het niet door. Bel Veilig Thuis via het bekende nummer "
+         "(niet via gegevens uit het bericht) en vraag of zij dit signaal hebben verstuurd.")
+_NEW_SIGNAL = ("Is het echt, vraag Veilig Thuis dan een nieuw signaal op te stellen en te versturen; hetzelfde "
+               "bericht nog eens doorsturen wordt als herhaling geweigerd.")
+_BY_HAND = ("Handel het signaal daarna zelf af zoals zonder hwc-mailer: zoek de school op en stuur de "
+            "HWC-contactpersoon een beveiligde mail. Verwijder het bericht daarna uit de map.")
+_ASK_ADMIN_KEY = ("Vraag de beheerder de nieuwe sleutel van Veilig Thuis te controleren (vingerafdruk telefonisch "
+                  "navragen) en te importeren met 'hwc-mailer keys import'.")
+_KEY_OWNER = ("Vraag de eigenaar van de sleutel om een nieuwe of verlengde sleutel en laat de beheerder die "
+              "importeren met 'hwc-mailer keys import'. Controleer daarna met 'hwc-mailer keys'.")
+
+_Q, _M = Disposition.QUARANTINED, Disposition.MANUAL
+
+_TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
+    Reason.UNTRUSTED_SENDER: (
+        _Q, "Een bericht dat op een Handle with Care-signaal lijkt, kwam van een afzender die niet in de regels staat.",
+        "Stuur het niet door. Gebruikt Veilig Thuis een nieuw adres, laat de beheerder dat adres en de sleutel "
+        "dan in de regels opnemen en vraag Veilig Thuis een nieuw signaal te sturen. Kent u de afzender niet, "
+        "verwijder het bericht dan uit de map."),
+    Reason.MULTIPLE_FROM: (_Q, "Het bericht noemt meer dan één afzender.", f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.MALFORMED_FROM: (_Q, "De afzender van het bericht is onleesbaar.", f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.TOO_LARGE: (
+        _Q, "Het bericht is groter dan toegestaan.",
+        f"{_CALL} Is het echt, vraag dan een nieuw signaal met alleen de tekst, zonder bijlagen."),
+    Reason.TOO_DEEP: (
+        _Q, "Het bericht is vreemd opgebouwd (te diep geneste delen).",
+        f"{_CALL} Is het echt, vraag dan een nieuw signaal met alleen de tekst, zonder doorgestuurde berichten."),
+    Reason.TOO_MANY_PARTS: (
+        _Q, "Het bericht bestaat uit te veel delen.",
+        f"{_CALL} Is het echt, vraag dan een nieuw signaal met alleen de tekst, zonder bijlagen."),
+    Reason.MALFORMED_PGP_MIME: (
+        _Q, "Het versleutelde bericht is niet volgens de standaard opgebouwd.", f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.TEXT_AROUND_ARMOR: (
+        _Q, "Naast het versleutelde blok staat onversleutelde tekst.",
+        f"{_CALL} Die tekst kan onderweg zijn toegevoegd. {_NEW_SIGNAL}"),
+    Reason.UNENCRYPTED_PARTS: (
+        _Q, "Het bericht bevat naast het versleutelde deel ook onversleutelde delen.",
+        f"{_CALL} Die delen kunnen onderweg zijn toegevoegd. {_NEW_SIGNAL}"),
+    Reason.NOT_ENCRYPTED: (
+        _Q, "Het bericht is niet versleuteld.",
+        f"{_CALL} Vraag Veilig Thuis signalen altijd versleuteld te sturen; {_NEW_SIGNAL}"),
+    Reason.DECRYPTION_FAILED: (
+        _Q, "Het bericht kon niet worden ontsleuteld (niet voor ons versleuteld of beschadigd).",
+        f"{_CALL} Vraag welke sleutel zij gebruikten: het moet de sleutel van Leerplicht zijn. {_NEW_SIGNAL}"),
+    Reason.UNSIGNED: (_Q, "Het bericht is niet ondertekend.", f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.SEVERAL_SIGNATURES: (_Q, "Het bericht draagt meer dan één handtekening.", f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.BAD_SIGNATURE: (
+        _Q, "De handtekening klopt niet: het bericht is mogelijk onderweg gewijzigd.", f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.UNKNOWN_KEY: (
+        _Q, "Het bericht is ondertekend met een onbekende sleutel.",
+        f"Neem contact op met de beheerder: de sleutel staat niet in de regels. {_CALL} Heeft Veilig Thuis een "
+        f"nieuwe sleutel, dan moet de beheerder die eerst importeren. {_NEW_SIGNAL}"),
+    Reason.KEY_EXPIRED: (
+        _Q, "Het bericht is ondertekend met een verlopen sleutel.",
+        f"{_CALL} {_ASK_ADMIN_KEY} {_NEW_SIGNAL}"),
+    Reason.KEY_REVOKED: (
+        _Q, "Het bericht is ondertekend met een ingetrokken sleutel.",
+        f"{_CALL} Een ingetrokken sleutel kan in verkeerde handen zijn. {_ASK_ADMIN_KEY} {_NEW_SIGNAL}"),
+    Reason.SIGNATURE_EXPIRED: (_Q, "De handtekening is verlopen.", f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.WRONG_SIGNER: (
+        _Q, "Het bericht is ondertekend door een andere partij dan de afzender die erboven staat.",
+        f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.SIGNATURE_IN_FUTURE: (
+        _Q, "De handtekening heeft een tijdstip in de toekomst.",
+        f"Meld het de beheerder: de klok van deze server of van de afzender loopt mogelijk verkeerd. {_CALL} "
+        f"{_NEW_SIGNAL}"),
+    Reason.SIGNATURE_TOO_OLD: (
+        _Q, "De handtekening is te oud.",
+        f"{_CALL} Vraag ook of het signaal nog actueel is. {_NEW_SIGNAL}"),
+    Reason.NESTED_PGP: (
+        _Q, "In het ontsleutelde bericht zit nog een versleuteld of ondertekend bericht.",
+        f"{_CALL} Is het echt, vraag dan een nieuw signaal met de gegevens als gewone tekst. {_NEW_SIGNAL}"),
+    Reason.UNDECODABLE_TEXT: (
+        _Q, "De tekst van het bericht is onleesbaar.",
+        f"{_CALL} Is het echt, vraag dan een nieuw signaal als gewone tekst."),
+    Reason.REPLAY: (
+        _Q, "Dit signaal is al eerder verwerkt; dit is een herhaling van hetzelfde ondertekende bericht.",
+        "Stuur het niet door: het origineel is al afgehandeld (zie hieronder of het is afgeleverd). Twijfelt u, "
+        "bel Veilig Thuis via het bekende nummer. Verwijder het bericht daarna uit de map."),
+    Reason.NOT_HWC: (
+        _M, "Het bericht komt echt van Veilig Thuis, maar bevat niet de woorden 'Handle with Care'.",
+        f"Lees het bericht in de map en beoordeel of het een Handle with Care-signaal is. Zo ja: {_BY_HAND}"),
+    Reason.NO_CHILDREN: (
+        _M, "In het signaal staat geen kind (geen regel 'Naam:').",
+        f"Lees het signaal in de map. Staan er kinderen in zonder 'Naam:', dan: {_BY_HAND}"),
+    Reason.MISSING_NAME: (
+        _M, "Bij een kind ontbreekt de naam.",
+        f"Vraag Veilig Thuis telefonisch om de naam van dit kind. {_BY_HAND}"),
+    Reason.MISSING_BIRTH_DATE: (
+        _M, "Bij een kind ontbreekt de geboortedatum.",
+        f"Vraag Veilig Thuis telefonisch om de geboortedatum, zodat u het juiste kind vindt. {_BY_HAND}"),
+    Reason.INVALID_DATE: (
+        _M, "Een geboortedatum is onleesbaar of bestaat niet.",
+        "Controleer de geboortedatum met Veilig Thuis (dag-maand-jaar; 03/25/2017 is geen geldige Nederlandse "
+        f"datum). {_BY_HAND}"),
+    Reason.AGE_OUT_OF_RANGE: (
+        _M, "De leeftijd van een kind valt buiten de ingestelde grenzen.",
+        "Controleer de geboortedatum met Veilig Thuis. Gaat het kind niet (meer) naar een school in de regio, "
+        "dan hoeft er niets naar een school; verwijder het bericht dan uit de map. Anders: " + _BY_HAND),
+    Reason.DUPLICATE_FIELD: (
+        _M, "Bij een kind staat hetzelfde gegeven twee keer.",
+        f"Lees het signaal en stel vast welk gegeven klopt; vraag het zo nodig na bij Veilig Thuis. {_BY_HAND}"),
+    Reason.FIELD_OUTSIDE_CHILD: (
+        _M, "Er staat een gegeven boven de eerste regel 'Naam:'.",
+        f"Lees het signaal en stel vast bij welk kind dat gegeven hoort. {_BY_HAND}"),
+    Reason.NO_SCHOOL: (
+        _M, "Bij een kind staat geen school.",
+        f"Zoek de school van het kind op in de leerlingenadministratie. {_BY_HAND}"),
+    Reason.UNKNOWN_SCHOOL: (
+        _M, "De school van een kind staat niet in de regels.",
+        "Controleer of de school meedoet aan Handle with Care. Zo ja, laat de beheerder haar in de regels opnemen "
+        f"en {_BY_HAND[0].lower()}{_BY_HAND[1:]}"),
+    Reason.AMBIGUOUS_SCHOOL: (
+        _M, "De school van een kind is niet eenduidig (bijvoorbeeld een BRIN-code met meerdere locaties).",
+        f"Stel vast welke vestiging het kind bezoekt (leerlingenadministratie). {_BY_HAND}"),
+    Reason.NO_VALID_KEY: (
+        _M, "Geen enkele contactpersoon van een school heeft een bruikbare sleutel; er is niets verstuurd.",
+        "Stuur de school het signaal zelf via beveiligde mail. Vraag de contactpersoon om een nieuwe sleutel en "
+        "laat de beheerder die importeren. Verwijder het bericht daarna uit de map."),
+    Reason.SMTP_REJECTED: (
+        _M, "De mailserver weigerde het bericht aan een school definitief.",
+        "Stuur de scholen die hieronder niet genoemd zijn als 'al verstuurd' het signaal zelf via beveiligde "
+        "mail, en meld de weigering aan de beheerder. Verwijder het bericht daarna uit de map."),
+    Reason.INTERNAL_ERROR: (
+        _M, "hwc-mailer liep bij dit bericht herhaaldelijk vast en heeft het opzijgezet.",
+        f"Meld het de beheerder (het logboek noemt het bericht, niet de inhoud). {_BY_HAND}"),
+    Reason.CONTACT_KEY_UNUSABLE: (
+        None, "De sleutel van een contactpersoon van een school is niet bruikbaar (ontbreekt, verlopen, ingetrokken "
+              "of niet gecertificeerd). Die contactpersoon krijgt geen berichten; de andere contactpersonen wel.",
+        _KEY_OWNER),
+    Reason.KEY_EXPIRING: (
+        None, "Een sleutel verloopt binnenkort. Na die datum krijgt de eigenaar geen berichten meer.", _KEY_OWNER),
+    Reason.KEY_UNUSABLE: (
+        None, "Een sleutel die in de regels staat, is niet bruikbaar (ontbreekt, verlopen, ingetrokken, niet "
+              "gecertificeerd of hoort niet bij het adres).", _KEY_OWNER),
+}

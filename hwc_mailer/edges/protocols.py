@@ -1,0 +1,162 @@
+"""The edges as the rest of the code sees them: what each one does, not how.
+
+Everything that does I/O, and the clock, comes in through one of these Protocols.
+The real implementations sit beside this module (imap, smtp, gpg, store); a test
+double implements the Protocol directly instead of subclassing a real client, and
+`inbound`/`outbound` import nothing else from this package (an import-linter contract).
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from ..domain.reasons import Reason
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+class Mailbox(Protocol):
+    """One IMAP account. Fetches never change flags; deletion removes exactly the given UIDs."""
+
+    def uids(self, folder: str) -> tuple[int, list[int]]: ...
+
+    def size(self, folder: str, uid: int) -> int | None: ...
+
+    def fetch(self, folder: str, uid: int) -> bytes | None: ...
+
+    def fetch_header(self, folder: str, uid: int) -> bytes | None: ...
+
+    def move(self, folder: str, uid: int, target: str) -> None: ...
+
+    def delete(self, folder: str, uids: Sequence[int]) -> None: ...
+
+    def find_by_message_id(self, folder: str, message_id: str) -> list[int]: ...
+
+    def wait_for_mail(self, folder: str, seconds: float, stop: Callable[[], bool]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    """Sends one message; 4xx and network trouble raise TransportUnavailable, 5xx TransportRejected."""
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> int: ...
+
+
+@dataclass(frozen=True)
+class Verified:
+    plaintext: bytes
+    signer: str              # primary key fingerprint, upper case
+    signed_at: datetime
+
+
+class KeyState(StrEnum):
+    ok = "ok"
+    missing = "missing"
+    expired = "expired"
+    revoked = "revoked"
+    cannot_encrypt = "cannot-encrypt"
+    not_certified = "not-certified"
+    wrong_address = "wrong-address"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    fingerprint: str
+    state: KeyState
+    expires: datetime | None = None
+
+    def expires_within(self, now: datetime, days: int) -> bool:
+        return self.expires is not None and (self.expires - now).total_seconds() < days * 86400
+
+
+class Keyring(Protocol):
+    """One gpg home. Only `ok` keys are encrypted to; a signature is trusted only when every indicator agrees."""
+
+    @property
+    def home(self) -> Path: ...
+
+    def decrypt_verified(self, data: bytes) -> Verified | Reason: ...
+
+    def encrypt_signed(self, data: bytes, recipients: Sequence[str], signer: str) -> bytes: ...
+
+    def inspect(self, fingerprint: str, address: str | None = None) -> KeyInfo: ...
+
+    def key_state(self, fingerprint: str, address: str | None = None) -> KeyState: ...
+
+    def scan(self, data: bytes) -> list[str]: ...
+
+    def import_key(self, data: bytes, fingerprint: str) -> bool: ...
+
+    def trust_ultimately(self, fingerprint: str) -> None: ...
+
+    def certify(self, fingerprint: str, signer: str) -> None: ...
+
+    def has_secret_key(self, fingerprint: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Tally:
+    municipality: str
+    signals: int
+    children: int
+    schools: int
+
+
+@dataclass(frozen=True)
+class Journal:
+    """What the journal knows of one source: its outcome once recorded, the deliveries accepted, the attempts."""
+
+    outcome: str | None
+    delivered: frozenset[str]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CounterRow:
+    month: str
+    municipality: str
+    outcome: str
+    signals: int
+    children: int
+    schools: int
+
+
+class Store(Protocol):
+    """The only state: anonymous counters, the journal of sources in flight, replay and alert bookkeeping."""
+
+    def begin_attempt(self, source: str, at: datetime) -> int: ...
+
+    def uncount_attempt(self, source: str) -> None: ...
+
+    def journal(self, source: str) -> Journal: ...
+
+    def journals(self, prefix: str) -> dict[str, Journal]: ...
+
+    def record_delivery(self, source: str, delivery: str, at: datetime) -> None: ...
+
+    def record_outcome(self, source: str, outcome: str, month: str, tallies: Sequence[Tally]) -> None: ...
+
+    def forget(self, *sources: str) -> None: ...
+
+    def claim_signal(self, digest: str, source: str, at: datetime) -> str: ...
+
+    def forget_signals_before(self, moment: datetime) -> None: ...
+
+    def mark_poisoned(self, digest: str, at: datetime) -> None: ...
+
+    def is_poisoned(self, digest: str) -> bool: ...
+
+    def alert_due(self, event: str, now: datetime, repeat_after: timedelta | None) -> bool: ...
+
+    def record_alert(self, event: str, now: datetime) -> None: ...
+
+    def counters(self) -> list[CounterRow]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,252 @@
+"""The only state on disk: anonymous counters, a short-lived processing journal,
+keyed hashes of processed signals (replay guard) and when alerts went out.
+
+Counters are per month, municipality and outcome; nothing in them names a
+child, a school or a day. The journal is keyed by where a message sits
+(folder, UIDVALIDITY, UID): one row per source with its outcome and attempts,
+and one row per delivery accepted, named by our own opaque outgoing Message-ID,
+never by a school code: read together with timestamps that would be the HWC
+register the covenant forbids. A signal's journal rows are deleted once its
+source and copies are purged. Every time comes from the injected clock.
+
+The schema is versioned: `MIGRATIONS` lists each step from the first landed
+schema on, and opening a store runs the steps it has not had yet in one
+transaction, so an upgrade keeps the journal of signals in flight.
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, select
+
+from ..errors import ConfigError
+from .protocols import CounterRow, Journal, Tally
+
+
+class Counter(SQLModel, table=True):
+    month: str = Field(primary_key=True)          # YYYY-MM
+    municipality: str = Field(primary_key=True)   # "" when unknown
+    outcome: str = Field(primary_key=True)        # delivered, manual:<reason>, quarantined:<reason>, ...
+    signals: int = 0
+    children: int = 0
+    schools: int = 0
+
+
+class JournalSource(SQLModel, table=True):
+    """One message in flight: counted before each attempt, so one that kills the process counts too."""
+
+    source: str = Field(primary_key=True)         # FOLDER:UIDVALIDITY:UID
+    outcome: str | None = None                    # set once, in the same transaction as the counters
+    attempts: int = 0
+    at: datetime
+
+
+class JournalDelivery(SQLModel, table=True):
+    """One delivery of a source that its server accepted, by our own outgoing Message-ID."""
+
+    source: str = Field(primary_key=True)
+    delivery: str = Field(primary_key=True)
+    at: datetime
+
+
+class SeenSignal(SQLModel, table=True):
+    """A processed signal's keyed hash (signer, signature time, content): replays are refused."""
+
+    digest: str = Field(primary_key=True)
+    source: str
+    at: datetime
+
+
+class Poisoned(SQLModel, table=True):
+    """Keyed hash of the header of someone else's message that failed every attempt: skipped from then on."""
+
+    digest: str = Field(primary_key=True)
+    at: datetime
+
+
+class AlertSent(SQLModel, table=True):
+    """When an alert about one event last went out: one alert per event, repeats only when due."""
+
+    event: str = Field(primary_key=True)
+    at: datetime
+
+
+class SchemaVersion(SQLModel, table=True):
+    version: int = Field(primary_key=True)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; every time we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+def _journal_by_delivery(connection: Connection) -> None:
+    """Version 2: the one-table journal (steps "outcome" and "sent:<id>") split into sources and deliveries."""
+    tables = SQLModel.metadata.tables
+    SQLModel.metadata.create_all(connection, tables=[tables[name] for name in
+                                                     ("journalsource", "journaldelivery", "poisoned")])
+    if "journalentry" not in inspect(connection).get_table_names():
+        return
+    connection.execute(text(
+        "INSERT INTO journalsource (source, outcome, attempts, at) "
+        "SELECT source, MAX(CASE WHEN step = 'outcome' THEN value END), 0, MIN(at) FROM journalentry GROUP BY source"))
+    connection.execute(text(
+        "INSERT INTO journaldelivery (source, delivery, at) "
+        "SELECT source, SUBSTR(step, 6), at FROM journalentry WHERE step LIKE 'sent:%'"))
+    connection.execute(text("DROP TABLE journalentry"))
+
+
+# Each step brings the schema from version N to N+1; version 1 is the first landed schema.
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_journal_by_delivery,)
+LATEST = 1 + len(MIGRATIONS)
+
+
+def _version(connection: Connection) -> int | None:
+    """The schema version of this database; None when it is empty."""
+    tables = set(inspect(connection).get_table_names())
+    if "schemaversion" in tables:
+        return int(connection.execute(text("SELECT MAX(version) FROM schemaversion")).scalar_one())
+    return 1 if "counter" in tables else None
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the database to LATEST; returns the version it had. Refuses one newer than this code."""
+    with engine.begin() as connection:
+        found = _version(connection)
+        if found is None:
+            SQLModel.metadata.create_all(connection)
+            connection.execute(text("INSERT INTO schemaversion (version) VALUES (:v)"), {"v": LATEST})
+            return LATEST
+        if found > LATEST:
+            raise ConfigError(f"the database has schema version {found}, newer than this hwc-mailer knows "
+                              f"({LATEST}); install the newer version again or restore a backup")
+        for step in MIGRATIONS[found - 1:]:
+            step(connection)
+        SQLModel.metadata.create_all(connection)
+        connection.execute(text("DELETE FROM schemaversion"))
+        connection.execute(text("INSERT INTO schemaversion (version) VALUES (:v)"), {"v": LATEST})
+        return found
+
+
+class SqlStore:
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._engine: Engine = create_engine(url)
+        migrate(self._engine)
+
+    def begin_attempt(self, source: str, at: datetime) -> int:
+        with Session(self._engine) as session:
+            row = session.get(JournalSource, source) or JournalSource(source=source, at=at)
+            row.attempts += 1
+            session.add(row)
+            session.commit()
+            return row.attempts
+
+    def uncount_attempt(self, source: str) -> None:
+        """An outage is not the message's fault: that attempt does not count."""
+        with Session(self._engine) as session:
+            row = session.get(JournalSource, source)
+            if row is not None and row.attempts > 0:
+                row.attempts -= 1
+                session.add(row)
+                session.commit()
+
+    def journal(self, source: str) -> Journal:
+        with Session(self._engine) as session:
+            row = session.get(JournalSource, source)
+            deliveries = session.exec(select(JournalDelivery.delivery).where(JournalDelivery.source == source)).all()
+            return Journal(row.outcome if row else None, frozenset(deliveries), row.attempts if row else 0)
+
+    def journals(self, prefix: str) -> dict[str, Journal]:
+        """The journal of every source under `prefix` (one folder and UIDVALIDITY), read in one go per pass."""
+        with Session(self._engine) as session:
+            rows = session.exec(select(JournalSource).where(col(JournalSource.source).startswith(prefix))).all()
+            deliveries: dict[str, set[str]] = {}
+            for source, delivery in session.exec(select(JournalDelivery.source, JournalDelivery.delivery).where(
+                    col(JournalDelivery.source).startswith(prefix))).all():
+                deliveries.setdefault(source, set()).add(delivery)
+            return {row.source: Journal(row.outcome, frozenset(deliveries.get(row.source, ())), row.attempts)
+                    for row in rows}
+
+    def record_delivery(self, source: str, delivery: str, at: datetime) -> None:
+        with Session(self._engine) as session:
+            session.merge(JournalDelivery(source=source, delivery=delivery, at=at))
+            session.commit()
+
+    def record_outcome(self, source: str, outcome: str, month: str, tallies: Sequence[Tally]) -> None:
+        """The outcome and its counts in one transaction: a signal is counted exactly once."""
+        with Session(self._engine) as session:
+            row = session.get(JournalSource, source)
+            if row is None:
+                raise ValueError("an outcome is recorded only for a source whose attempt was counted")
+            row.outcome = outcome
+            session.add(row)
+            for tally in tallies:
+                counter = session.get(Counter, (month, tally.municipality, outcome)) or Counter(
+                    month=month, municipality=tally.municipality, outcome=outcome)
+                counter.signals += tally.signals
+                counter.children += tally.children
+                counter.schools += tally.schools
+                session.add(counter)
+            session.commit()
+
+    def forget(self, *sources: str) -> None:
+        """Drop the journal rows of these sources: nothing of them is left to resume."""
+        if not sources:
+            return
+        with Session(self._engine) as session:
+            session.exec(delete(JournalDelivery).where(col(JournalDelivery.source).in_(sources)))
+            session.exec(delete(JournalSource).where(col(JournalSource.source).in_(sources)))
+            session.commit()
+
+    def claim_signal(self, digest: str, source: str, at: datetime) -> str:
+        """The source that first processed this signal: `source` itself unless it is a replay."""
+        with Session(self._engine) as session:
+            seen = session.get(SeenSignal, digest)
+            if seen is not None:
+                return seen.source
+            session.add(SeenSignal(digest=digest, source=source, at=at))
+            session.commit()
+            return source
+
+    def forget_signals_before(self, moment: datetime) -> None:
+        with Session(self._engine) as session:
+            session.exec(delete(SeenSignal).where(col(SeenSignal.at) < moment))
+            session.exec(delete(Poisoned).where(col(Poisoned.at) < moment))
+            session.commit()
+
+    def mark_poisoned(self, digest: str, at: datetime) -> None:
+        with Session(self._engine) as session:
+            session.merge(Poisoned(digest=digest, at=at))
+            session.commit()
+
+    def is_poisoned(self, digest: str) -> bool:
+        with Session(self._engine) as session:
+            return session.get(Poisoned, digest) is not None
+
+    def alert_due(self, event: str, now: datetime, repeat_after: timedelta | None) -> bool:
+        with Session(self._engine) as session:
+            sent = session.get(AlertSent, event)
+        if sent is None:
+            return True
+        return repeat_after is not None and now - _aware(sent.at) >= repeat_after
+
+    def record_alert(self, event: str, now: datetime) -> None:
+        with Session(self._engine) as session:
+            session.merge(AlertSent(event=event, at=now))
+            session.commit()
+
+    def counters(self) -> list[CounterRow]:
+        with Session(self._engine) as session:
+            rows = session.exec(select(Counter).order_by(col(Counter.month), col(Counter.municipality),
+                                                         col(Counter.outcome)))
+            return [CounterRow(row.month, row.municipality, row.outcome, row.signals, row.children, row.schools)
+                    for row in rows]
+
+    def close(self) -> None:
+        self._engine.dispose()

@@ -1,0 +1,340 @@
+"""One message through every step, to exactly one outcome.
+
+    count the attempt -> size -> decide -> carry out -> record -> dispose
+
+    decide     read (header only when over the size cap), authenticate, replay guard, parse, route
+    carry out  per delivery: usable contact keys, compose, seal, send, journal the delivery
+    record     officer alert when held; outcome and counters in one transaction
+    dispose    the mailbox action DISPOSE names for the outcome's disposition
+
+The journal records each step before and after it happens, so a restart resumes
+instead of repeating or skipping: deliveries already journaled are skipped, and a
+source whose outcome is recorded gets only its mailbox action again (`_resume`
+reads the same DISPOSE table). Nothing is counted twice. A crash between "accepted
+by SMTP" and "journaled" resends that one delivery with the same Message-ID: a
+visible duplicate, never a loss. Attempts are counted before a message is touched,
+so one that kills the process counts too; after `limits.max_attempts` it is set
+aside for a person (or, when it is not ours, skipped from then on).
+
+Expected results are values; exceptions mean an outage (the message stays and is
+retried on the next pass) or a bug (logged without content, the message stays and
+the pass goes on).
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+import structlog
+
+from ..domain.outcomes import Delivered, Held, NotOurs, Outcome, parse_outcome_code
+from ..domain.reasons import Disposition, Reason
+from ..domain.routing import Delivery, route
+from ..domain.signal import AgeRange, Signal, parse_signal
+from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Store, Tally, Transport
+from ..errors import Outage, TransportRejected
+from ..inbound.authenticate import authenticate, claimed_sender, oversized
+from ..inbound.mime import message_id_of, read_message
+from ..outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
+from ..outbound.sealing import PgpMimeSealer
+from ..settings.config import Settings
+from ..settings.rules import Rules, School
+from .alerts import REPEAT_EVERY, Alert, Alerter
+
+log = structlog.get_logger("hwc_mailer.pipeline")
+
+
+class MailboxAction(Enum):
+    PURGE = "purge"                          # source out of INBOX, copies out of Sent and Trash, journal forgotten
+    MOVE_TO_MANUAL = "move-to-manual"        # into the manual folder, copies of anything sent removed
+    MOVE_TO_QUARANTINE = "move-to-quarantine"
+    LEAVE = "leave"                          # someone else's mail: untouched, journaled so it is not read again
+
+
+# The one place that says what happens in the mailbox after an outcome, on the first pass and on resume.
+DISPOSE: dict[Disposition, MailboxAction] = {
+    Disposition.DELIVERED: MailboxAction.PURGE,
+    Disposition.MANUAL: MailboxAction.MOVE_TO_MANUAL,
+    Disposition.QUARANTINED: MailboxAction.MOVE_TO_QUARANTINE,
+    Disposition.NOT_OURS: MailboxAction.LEAVE,
+}
+
+
+@dataclass
+class Edges:
+    """Everything that does I/O, passed in so tests and benchmarks hand in real servers on loopback."""
+
+    mailbox: Mailbox
+    inbound: Keyring
+    outbound: Keyring
+    transport: Transport
+    store: Store
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    rules: Rules
+    templates: Templates
+    secret: bytes
+    now: Clock
+
+
+@dataclass(frozen=True)
+class Plan:
+    deliveries: tuple[Delivery[School], ...]
+
+
+def plan(text: str, rules: Rules, settings: Settings, now: datetime) -> Plan | Held:
+    """From the authentic text to one delivery per school, or why a person must do it."""
+    signal = parse_signal(text, today=now.date(), ages=AgeRange(settings.ages.minimum, settings.ages.maximum))
+    if not isinstance(signal, Signal):
+        return signal
+    routed = route(signal, rules)
+    return routed if isinstance(routed, Held) else Plan(routed)
+
+
+def source_key(folder: str, uidvalidity: int, uid: int) -> str:
+    return f"{folder}:{uidvalidity}:{uid}"
+
+
+def keyed_digest(secret: bytes, purpose: str, data: bytes) -> str:
+    """A hash only this installation can compute: what the store keeps instead of content."""
+    return hmac.new(secret, purpose.encode() + b"\0" + data, hashlib.sha256).hexdigest()
+
+
+class Pipeline:
+    def __init__(self, edges: Edges, context: Context, alerter: Alerter) -> None:
+        self.edges = edges
+        self.context = context
+        self.alerter = alerter
+        self._sealer = PgpMimeSealer(edges.outbound, context.settings.gpg.key_fingerprint)
+
+    @property
+    def _inbox(self) -> str:
+        return self.context.settings.folders.inbox
+
+    def process_waiting(self) -> list[Outcome]:
+        """Every INBOX message without an outcome yet, each isolated from the others.
+
+        An outage ends the pass (everything stays for the next one); any other
+        exception is a bug: logged without content, that message stays, the rest go on.
+        """
+        store = self.edges.store
+        uidvalidity, uids = self.edges.mailbox.uids(self._inbox)
+        journals = store.journals(f"{self._inbox}:{uidvalidity}:")
+        outcomes: list[Outcome] = []
+        for uid in uids:
+            source = source_key(self._inbox, uidvalidity, uid)
+            recorded = journals[source].outcome if source in journals else None
+            try:
+                if recorded is not None:
+                    self._resume(uid, source, recorded)
+                    continue
+                outcome = self._attempt(uid, source)
+            except Outage:
+                raise
+            except Exception:
+                log.exception("message-failed", source=source)
+                continue
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _resume(self, uid: int, source: str, recorded: str) -> None:
+        """Finish what a crash cut short: the outcome is recorded, its mailbox action may not be done yet."""
+        disposition, _ = parse_outcome_code(recorded)
+        self._dispose(disposition, uid, source, "")
+
+    def _attempt(self, uid: int, source: str) -> Outcome | None:
+        """Count the attempt first, so a message that kills the process is counted too."""
+        store, now = self.edges.store, self.context.now()
+        attempts = store.begin_attempt(source, now)
+        try:
+            if attempts > self.context.settings.limits.max_attempts:
+                return self._set_aside(uid, source)
+            if attempts == 1 and self._poisoned(uid):
+                return self._conclude(NotOurs(), uid, source, "", None)
+            return self.process(uid, source)
+        except Outage:
+            store.uncount_attempt(source)
+            raise
+
+    def process(self, uid: int, source: str) -> Outcome | None:
+        """Drive one INBOX message to its outcome; None when it vanished meanwhile."""
+        mailbox, settings = self.edges.mailbox, self.context.settings
+        size = mailbox.size(self._inbox, uid)
+        if size is None:
+            return None
+        now = self.context.now()
+        if size > settings.limits.max_message_bytes:
+            header = mailbox.fetch_header(self._inbox, uid) or b""
+            message_id = message_id_of(header)
+            decision: Plan | Outcome = oversized(header, self.context.rules)
+        else:
+            raw = mailbox.fetch(self._inbox, uid)
+            if raw is None:
+                return None
+            message_id = message_id_of(raw)
+            decision = self._decide(raw, source, now)
+            del raw
+        structlog.contextvars.bind_contextvars(source=source, message_id=message_id)
+        try:
+            outcome = self._carry_out(decision, source, message_id or source, now)
+            return self._conclude(outcome, uid, source, message_id, decision if isinstance(decision, Plan) else None)
+        finally:
+            structlog.contextvars.unbind_contextvars("source", "message_id")
+
+    def _decide(self, raw: bytes, source: str, now: datetime) -> Plan | Outcome:
+        """Authenticate, refuse a replay, then plan; nothing here sends or moves anything."""
+        settings = self.context.settings
+        authentic = authenticate(raw, self.context.rules, self.edges.inbound, limits=settings.limits,
+                                 trust=settings.trust, now=now)
+        if isinstance(authentic, (NotOurs, Held)):
+            return authentic
+        replay = keyed_digest(self.context.secret, "replay", authentic.digest.encode())
+        if self.edges.store.claim_signal(replay, source, now) != source:
+            return Held(Reason.REPLAY)
+        return plan(authentic.text, self.context.rules, settings, now)
+
+    def _carry_out(self, decision: Plan | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
+        """Send every delivery of a plan that has not been accepted yet; any other decision is already final."""
+        if not isinstance(decision, Plan):
+            return decision
+        edges, settings, secret = self.edges, self.context.settings, self.context.secret
+        deliveries = []
+        for delivery in decision.deliveries:
+            usable = self._usable(delivery)
+            if usable is None:
+                return Held(Reason.NO_VALID_KEY, f"school {delivery.school.code}")
+            deliveries.append(usable)
+        accepted = edges.store.journal(source).delivered
+        sent: list[str] = []
+        for delivery in deliveries:
+            key = DeliveryKey(delivery.school.code, self._sealer.profile)
+            message_id = outgoing_message_id(secret, source_id, key, settings.sender.id_domain)
+            if message_id not in accepted:
+                notice = compose_notice(delivery, settings.sender, self.context.templates, message_id=message_id,
+                                        now=now)
+                try:
+                    count = edges.transport.send(self._sealer.seal(notice), notice.recipients)
+                except TransportRejected as error:
+                    log.error("smtp-rejected", school=delivery.school.code, error=str(error))
+                    done = f"al verstuurd naar {', '.join(sent)}" if sent else "aan geen enkele school verstuurd"
+                    return Held(Reason.SMTP_REJECTED, f"geweigerd voor school {delivery.school.code}, {done}")
+                edges.store.record_delivery(source, message_id, now)
+                log.info("sent", school=delivery.school.code, count=count, children=len(delivery.children))
+            sent.append(delivery.school.code)
+        return Delivered(tuple(sent), sum(len(delivery.children) for delivery in deliveries))
+
+    def _usable(self, delivery: Delivery[School]) -> Delivery[School] | None:
+        """The school with only the contacts whose key may be used; None when none is left.
+
+        A contact with an unusable key is skipped, and officers hear about it once a week.
+        """
+        usable = []
+        for contact in delivery.school.contacts:
+            state = self.edges.outbound.key_state(contact.fingerprint, contact.email)
+            if state is KeyState.ok:
+                usable.append(contact)
+                continue
+            log.warning("contact-key-unusable", school=delivery.school.code, fingerprint=contact.fingerprint,
+                        reason=state.value)
+            self.alerter.tell(Alert(f"contact-key:{contact.fingerprint}:{state.value}", Reason.CONTACT_KEY_UNUSABLE,
+                                    detail=f"school {delivery.school.code}, sleutel {contact.fingerprint}, "
+                                           f"status {state.value}", repeat_after=REPEAT_EVERY))
+        if not usable:
+            return None
+        return Delivery(delivery.school.model_copy(update={"contacts": tuple(usable)}), delivery.children)
+
+    def _conclude(self, outcome: Outcome, uid: int, source: str, message_id: str, planned: Plan | None) -> Outcome:
+        """Record the outcome (telling an officer when held), then carry out its mailbox action."""
+        now = self.context.now()
+        month = f"{now:%Y-%m}"
+        store = self.edges.store
+        if isinstance(outcome, Held):
+            folder = self._folder(outcome.disposition)
+            self.alerter.tell(Alert(f"{outcome.code}:{source}", outcome.reason, folder, outcome.detail))
+            store.record_outcome(source, outcome.code, month, [Tally("", 1, 0, 0)])
+            log.warning("held", outcome=outcome.code, reason=outcome.reason.value, folder=folder,
+                        child_number=outcome.child)
+        elif isinstance(outcome, Delivered):
+            store.record_outcome(source, outcome.code, month, _tallies(planned.deliveries if planned else ()))
+            log.info("delivered", schools=",".join(outcome.schools), children=outcome.children)
+        else:
+            store.record_outcome(source, outcome.code, month, [])
+            log.info("not-ours")
+        self._dispose(outcome.disposition, uid, source, message_id)
+        return outcome
+
+    def _folder(self, disposition: Disposition) -> str:
+        folders = self.context.settings.folders
+        return folders.quarantine if DISPOSE[disposition] is MailboxAction.MOVE_TO_QUARANTINE else folders.manual
+
+    def _dispose(self, disposition: Disposition, uid: int, source: str, message_id: str) -> None:
+        action = DISPOSE[disposition]
+        if action is MailboxAction.LEAVE:
+            return
+        if action is MailboxAction.PURGE:
+            self.edges.mailbox.delete(self._inbox, [uid])
+        else:
+            self.edges.mailbox.move(self._inbox, uid, self._folder(disposition))
+            message_id = ""
+        copies = self._delete_copies(source, message_id)
+        self.edges.store.forget(source)
+        log.info("disposed", step=action.value, count=copies)
+
+    def _delete_copies(self, source: str, message_id: str) -> int:
+        """Copies of our sent mails in Sent and Trash, and of the source in Trash, found by Message-ID."""
+        folders, mailbox = self.context.settings.folders, self.edges.mailbox
+        sent_ids = sorted(self.edges.store.journal(source).delivered)
+        copies = 0
+        for folder, wanted in ((folders.sent, sent_ids), (folders.trash, [*sent_ids, message_id])):
+            if folder is None:
+                continue
+            found = sorted({uid for mid in wanted if mid.startswith("<")
+                            for uid in mailbox.find_by_message_id(folder, mid)})
+            mailbox.delete(folder, found)
+            copies += len(found)
+        return copies
+
+    def _poisoned(self, uid: int) -> bool:
+        """Someone else's message that failed every attempt before, now under a new UID."""
+        header = self.edges.mailbox.fetch_header(self._inbox, uid)
+        return header is not None and self.edges.store.is_poisoned(keyed_digest(self.context.secret, "poison",
+                                                                                header))
+
+    def _set_aside(self, uid: int, source: str) -> Outcome | None:
+        """A message that failed every attempt: a trusted sender's goes to a person, anyone else's is skipped."""
+        header = self.edges.mailbox.fetch_header(self._inbox, uid)
+        if header is None:
+            return None
+        log.error("attempts-exhausted", source=source, count=self.context.settings.limits.max_attempts)
+        if self._claims_trusted_sender(header):
+            sent = len(self.edges.store.journal(source).delivered)
+            detail = f"al verstuurd aan {sent} school/scholen" if sent else "aan geen enkele school verstuurd"
+            return self._conclude(Held(Reason.INTERNAL_ERROR, detail), uid, source, "", None)
+        self.edges.store.mark_poisoned(keyed_digest(self.context.secret, "poison", header), self.context.now())
+        return self._conclude(NotOurs(), uid, source, "", None)
+
+    def _claims_trusted_sender(self, header: bytes) -> bool:
+        """From the header alone; when even that cannot be parsed, any trusted address in it counts (fail closed)."""
+        try:
+            return not isinstance(claimed_sender(read_message(header), self.context.rules), NotOurs)
+        except Exception:
+            folded = header.decode("latin-1").lower()
+            return any(address.lower() in folded
+                       for sender in self.context.rules.trusted_senders for address in sender.addresses)
+
+
+def _tallies(deliveries: tuple[Delivery[School], ...]) -> list[Tally]:
+    """Children and schools per municipality; the signal itself under its first school's municipality."""
+    by_municipality: dict[str, Tally] = {}
+    for index, delivery in enumerate(deliveries):
+        name = delivery.school.municipality
+        previous = by_municipality.get(name, Tally(name, 0, 0, 0))
+        by_municipality[name] = Tally(name, previous.signals + (index == 0), previous.children + len(delivery.children),
+                                      previous.schools + 1)
+    return list(by_municipality.values())

@@ -1,0 +1,139 @@
+"""What the service file and the rules share: one strict base model, fingerprints, and a
+YAML loader whose errors point at file, line and column.
+
+Admins edit the service file and the routing rules by hand; an error that says
+"rules.yaml:41:9: schools[3].contacts[0].email: not a valid address" saves them
+a search, so both loaders share this one, and it reports every problem, not the first.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Every admin-written model: unknown keys are errors (a typo never silently means a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _fingerprint_text(value: object) -> object:
+    """gpg prints fingerprints in groups; YAML reads an all-digit one as a number."""
+    if isinstance(value, (int, float)):
+        raise ValueError("put the fingerprint in quotes: YAML read it as a number")
+    return value.replace(" ", "").upper() if isinstance(value, str) else value
+
+
+Fingerprint = Annotated[str, BeforeValidator(_fingerprint_text), StringConstraints(pattern=r"^[0-9A-F]{40}$"),
+                        Field(description="40 hex digits")]
+
+
+class Located(ValueError):
+    """Raised by a whole-model check to point at the parts of the file it is about."""
+
+    def __init__(self, problems: list[tuple[str, tuple[str | int, ...]]]) -> None:
+        super().__init__(problems[0][0])
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def where(self, path: Path | str) -> str:
+        return f"{path}:{self.line}:{self.column}" if self.line else str(path)
+
+
+class YamlProblem(Exception):
+    """Every problem in one YAML file, in file order; the loaders turn it into their own error type."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems[0].message)
+        self.problems = problems
+
+
+def load_model(path: Path, model: type[Model]) -> Model:
+    """Read `path` and validate it as `model`; raise YamlProblem with a position."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise YamlProblem([Problem(f"cannot read file: {error.strerror}")]) from None
+    try:
+        document = YAML(typ="rt").load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark
+        raise YamlProblem([Problem(f"not valid YAML: {error.problem}",
+                                   mark.line + 1 if mark else None, mark.column + 1 if mark else None)]) from None
+    if document is None:
+        document = {}
+    try:
+        return model.model_validate(_plain(document))
+    except ValidationError as error:
+        # A misspelt key first (it explains the "missing" one beside it), then in file order.
+        items = sorted(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
+        found: list[tuple[tuple[Any, ...], str]] = []
+        for item in items:
+            cause = item.get("ctx", {}).get("error")
+            if isinstance(cause, Located):
+                found += [(tuple(item["loc"]) + location, message) for message, location in cause.problems]
+            else:
+                found.append((tuple(item["loc"]), item["msg"]))
+        problems = []
+        for location, message in found:
+            dotted = _dotted(location)
+            problems.append(Problem(f"{dotted}: {message}" if dotted else message, *_position(document, location)))
+        first, *others = problems
+        others.sort(key=lambda problem: (problem.line or 0, problem.column or 0))
+        raise YamlProblem([first, *others]) from None
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types to plain dicts and lists, so pydantic sees ordinary data."""
+    if isinstance(node, dict):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    return node
+
+
+def _position(document: Any, location: tuple[Any, ...]) -> tuple[int | None, int | None]:
+    """The deepest node of `location` that exists in the document, as 1-based line and column."""
+    node = document
+    line: int | None = None
+    column: int | None = None
+    for key in location:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, dict) and key in node:
+                if lc is not None:
+                    line, column = lc.key(key)
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                if lc is not None:
+                    line, column = lc.item(key)
+                node = node[key]
+            else:
+                break
+        except (KeyError, TypeError):
+            break
+    if line is None:
+        return None, None
+    return line + 1, (column or 0) + 1
+
+
+def _dotted(location: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for key in location:
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+        else:
+            parts.append(("." if parts else "") + str(key))
+    return "".join(parts)
