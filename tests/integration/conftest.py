@@ -13,7 +13,7 @@ from lab.gpg import kill_agents
 from lab.smtp import RelaySmtp
 from lab.tls import LabTls
 from lab.world import World
-from tests.integration.helpers import Run
+from tests.integration.helpers import InProcess, Run
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +30,9 @@ def run(world: World, mail: Dovecot, tmp_path_factory: pytest.TempPathFactory) -
     for keyring in directory.rglob("pubring.kbx"):
         kill_agents(keyring.parent)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def pipeline(run: Run) -> InProcess:
+    """The real pipeline in this process, against this test's installation."""
+    return InProcess(run)

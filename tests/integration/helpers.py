@@ -7,10 +7,18 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from lab.world import OFFICE, OFFICER, World
+
+from hwc_mailer import logging as hwc_logging
+from hwc_mailer.domain.outcomes import Outcome
+from hwc_mailer.service.pipeline import Edges
+from hwc_mailer.service.setup import Services, assemble, load_context, open_edges
+from hwc_mailer.settings.config import load_settings
 
 TIM = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
 SARA = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
@@ -46,6 +54,47 @@ class Run:
         rows = self.counters()
         return (sum(int(row["signals"]) for row in rows), sum(int(row["children"]) for row in rows),
                 sum(int(row["schools"]) for row in rows))
+
+
+class Crash(BaseException):
+    """Stands in for the process dying (out of memory, the watchdog, power): nothing in the pipeline catches it."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class InProcess:
+    """The real pipeline built in this process against the session's Dovecot, relay and gpg: no CLI start-up.
+
+    Each `once` is a fresh start on the same state dir, as a restarted daemon would be; `wrap` hands the real
+    edges to a fault-injecting double first. Logs go to a file in the run's directory, so the privacy sweep reads
+    them too.
+    """
+
+    run: Run
+    clock: Callable[[], datetime] = utc_now
+
+    def open(self, config: Path | None = None, wrap: Callable[[Edges], Edges] | None = None) -> tuple[Edges, Services]:
+        settings = load_settings(config or self.run.config)
+        edges = open_edges(settings)
+        if wrap is not None:
+            edges = wrap(edges)
+        return edges, assemble(edges, load_context(settings, self.clock))
+
+    def once(self, config: Path | None = None, wrap: Callable[[Edges], Edges] | None = None) -> list[Outcome]:
+        """One pass, as `hwc-mailer once` makes it; a Crash escapes, as the death of the process would."""
+        with (self.run.directory / "daemon.log").open("a") as log:
+            hwc_logging.configure(log)
+            edges, services = self.open(config, wrap)
+            try:
+                services.maintenance.tidy()
+                return services.pipeline.process_waiting()
+            finally:
+                edges.mailbox.close()
+                edges.store.close()
+                hwc_logging.configure()
 
 
 def assert_held_and_nothing_sent(run: Run, stdout: str, outcome: str, sent_before: int) -> str:
