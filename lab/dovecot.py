@@ -50,7 +50,7 @@ recipient_delimiter = +
 lmtp_save_to_detail_mailbox = yes
 lda_mailbox_autocreate = yes
 lda_mailbox_autosubscribe = yes
-
+{capability_line}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {dir}/users
@@ -94,11 +94,16 @@ service lmtp {{
 
 
 class Dovecot(Service):
-    """One Dovecot master with IMAP (STARTTLS), IMAPS and LMTP on loopback ports."""
+    """One Dovecot master with IMAP (STARTTLS), IMAPS and LMTP on loopback ports.
 
-    def __init__(self, directory: Path, tls: LabTls) -> None:
+    `capabilities` replaces the advertised CAPABILITY list (Dovecot's `imap_capability`), to
+    play a server without some extension: Dovecot then also refuses the commands left out.
+    """
+
+    def __init__(self, directory: Path, tls: LabTls, *, capabilities: str | None = None) -> None:
         self.directory = directory
         self.tls = tls
+        self.capabilities = capabilities
         self.host = HOST
         self.imap_port = 0
         self.imaps_port = 0
@@ -257,6 +262,7 @@ class Dovecot(Service):
             dir=self.directory, host=self.host, cert=self.tls.cert_file, key=self.tls.key_file,
             internal_user=internal_user, login_user=login_user, uid=uid, gid=gid,
             imap_port=self.imap_port, imaps_port=self.imaps_port, lmtp_port=self.lmtp_port,
+            capability_line="" if self.capabilities is None else f"imap_capability = {self.capabilities}\n",
         )
 
     def _wait_until_ready(self) -> None:

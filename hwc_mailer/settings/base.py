@@ -77,22 +77,23 @@ def load_model(path: Path, model: type[Model]) -> Model:
     try:
         return model.model_validate(_plain(document))
     except ValidationError as error:
-        # A misspelt key first (it explains the "missing" one beside it), then in file order.
-        items = sorted(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
-        found: list[tuple[tuple[Any, ...], str]] = []
-        for item in items:
+        found: list[tuple[bool, tuple[Any, ...], str]] = []
+        for item in error.errors():
             cause = item.get("ctx", {}).get("error")
+            misspelt = item["type"] == "extra_forbidden"
             if isinstance(cause, Located):
-                found += [(tuple(item["loc"]) + location, message) for message, location in cause.problems]
+                found += [(misspelt, tuple(item["loc"]) + location, message) for message, location in cause.problems]
             else:
-                found.append((tuple(item["loc"]), item["msg"]))
-        problems = []
-        for location, message in found:
-            dotted = _dotted(location)
-            problems.append(Problem(f"{dotted}: {message}" if dotted else message, *_position(document, location)))
-        first, *others = problems
-        others.sort(key=lambda problem: (problem.line or 0, problem.column or 0))
-        raise YamlProblem([first, *others]) from None
+                found.append((misspelt, tuple(item["loc"]), item["msg"].removeprefix("Value error, ")))
+        # A container's complaint that follows from a bad item inside it ("at least 1 item") says nothing new.
+        locations = [location for _, location, _ in found]
+        found = [entry for entry in found if not any(len(other) > len(entry[1]) and other[:len(entry[1])] == entry[1]
+                                                     for other in locations)]
+        problems = [(misspelt, Problem(f"{_dotted(location)}: {message}" if location else message,
+                                       *_position(document, location))) for misspelt, location, message in found]
+        # A misspelt key first (it explains the "missing" one beside it), then in file order.
+        problems.sort(key=lambda entry: (not entry[0], entry[1].line or 0, entry[1].column or 0))
+        raise YamlProblem([problem for _, problem in problems]) from None
 
 
 def _plain(node: Any) -> Any:

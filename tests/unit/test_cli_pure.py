@@ -1,0 +1,120 @@
+"""The two pure commands: `rules check` and the `route` dry run. They send nothing and write nothing."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hwc_mailer.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+RULES = REPO / "rules" / "maastricht-heuvelland.yaml"
+
+SIGNAL = """Beste collega,
+
+Hierbij een Handle with Care-signaal.
+
+Naam: Noor Janssen
+Geboortedatum: 14-03-2017
+School: 12AB00
+
+Naam: Daan Janssen
+Geboortedatum: 2 mei 2013
+School: Basisschool Op de Heuvel
+
+Met vriendelijke groet,
+A. de Vries
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A service file whose state dir does not exist: a pure command must not create it."""
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""\
+imap: {{host: mail.example.nl, username: lp@example.nl, password: {{env: NOT_SET}}}}
+smtp: {{host: mail.example.nl}}
+gpg: {{inbound_home: {tmp_path}/in, outbound_home: {tmp_path}/out, key_fingerprint: "{'A' * 40}"}}
+sender: {{address: leerplicht@maastricht.example.nl}}
+rules: {RULES}
+templates: {REPO / 'templates'}
+state_dir: {tmp_path}/state
+""")
+    return path
+
+
+def invoke(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["-c", str(config), *args], input=stdin)
+    return result.exit_code, result.output
+
+
+def test_rules_check_accepts_the_sample_rules(config: Path) -> None:
+    code, output = invoke(config, "rules", "check")
+    assert code == 0, output
+    assert output.startswith(f"ok: {RULES}: 1 trusted sender(s)")
+
+
+def test_rules_check_lists_every_problem_with_its_position(config: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    text = RULES.read_text()
+    text = text.replace("email: hwc@regenboog.example.nl", "email: not-an-address", 1)
+    text = text.replace("code: 90JK00", "code: 9JK", 1)
+    text = text.replace("name: Basisschool Het Geuldal", "name: Basisschool Op de Heuvel", 1)
+    broken.write_text(text)
+    lines = text.splitlines()
+
+    code, output = invoke(config, "rules", "check", str(broken))
+
+    assert code == 1
+    problems = output.splitlines()
+    assert problems[-1] == "2 problem(s)"
+    email_line = next(n for n, line in enumerate(lines, 1) if "not-an-address" in line)
+    code_line = next(n for n, line in enumerate(lines, 1) if "code: 9JK" in line)
+    assert problems[0].startswith(f"{broken}:{email_line}:")
+    assert "not an e-mail address" in problems[0]
+    assert problems[1].startswith(f"{broken}:{code_line}:")
+    assert "not a BRIN code" in problems[1]
+
+
+def test_rules_check_reports_every_ambiguous_name(config: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "ambiguous.yaml"
+    text = RULES.read_text().replace("name: Basisschool Het Geuldal", "name: Basisschool Op de Heuvel", 1)
+    text = text.replace("name: Basisschool De Drielanden", "name: Kindcentrum De Maasbrug", 1)
+    broken.write_text(text)
+
+    code, output = invoke(config, "rules", "check", str(broken))
+
+    assert code == 1
+    assert output.count("must name one school") == 2
+    assert output.splitlines()[-1] == "2 problem(s)"
+
+
+def test_route_shows_where_each_child_would_go_without_repeating_names(config: Path, tmp_path: Path) -> None:
+    code, output = invoke(config, "route", "-", stdin=SIGNAL)
+
+    assert code == 0, output
+    assert "child 1: name and date of birth read" in output
+    assert "would deliver to 12AB00 Basisschool De Regenboog (Maastricht): child(ren) 1" in output
+    assert "would deliver to 56EF00 Basisschool Op de Heuvel (Gulpen-Wittem): child(ren) 2" in output
+    assert "contact hwc@regenboog.example.nl" in output
+    for personal in ("Noor", "Daan", "Janssen", "14-03-2017", "2 mei 2013"):
+        assert personal not in output
+    assert not (tmp_path / "state").exists()
+
+
+def test_route_says_why_a_signal_would_be_held(config: Path, tmp_path: Path) -> None:
+    signal_file = tmp_path / "signal.txt"
+    signal_file.write_text(SIGNAL.replace("School: 12AB00", "School: 12AB"))
+
+    code, output = invoke(config, "route", str(signal_file))
+
+    assert code == 1
+    assert "would be held: manual:ambiguous-school (child 1)" in output
+    assert "the officer would be told:" in output
+    assert not (tmp_path / "state").exists()
+
+
+def test_route_of_a_signal_without_the_code_words(config: Path) -> None:
+    code, output = invoke(config, "route", "-", stdin="Naam: Noor Janssen\nGeboortedatum: 14-03-2017\n")
+    assert code == 1
+    assert "would be held: manual:not-hwc" in output
