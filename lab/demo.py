@@ -18,26 +18,23 @@ import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
+from lab.children import SARA, TIM
+from lab.cli import hwc_mailer
 from lab.dovecot import Dovecot
 from lab.gpg import kill_agents
 from lab.smtp import RelaySmtp
 from lab.tls import make_tls
 from lab.world import OFFICE, World, sample_signal
 
-CHILDREN = [
-    {"Naam": "Daan Voorbeeld", "Geboortedatum": "4 maart 2017", "School": "12AB00", "Kenmerk": "VT-2026-0042"},
-    {"Naam": "Noor Voorbeeld", "Geboortedatum": "21-09-2013", "School": "Basisschool Op de Heuvel"},
-]
-
 
 def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def hwc_mailer(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "hwc-mailer"), "--config", str(config), *args]
+def show(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `hwc-mailer ARGS...` and show the command, its output and its log."""
     print("$ hwc-mailer " + " ".join(args), flush=True)
-    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    result = hwc_mailer(config, *args)
     print(result.stdout, end="")
     if result.stderr:
         print("(log)\n" + result.stderr, end="")
@@ -59,13 +56,13 @@ def main() -> int:
                 print(f"{school.code} {school.name}: {school.address}, key {school.fingerprint}")
 
             step("Veilig Thuis sends a signed and encrypted signal with two children to the Leerplicht inbox")
-            world.deliver_signal(world.signal_mail(sample_signal(CHILDREN)))
+            world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
             print(f"{OFFICE} INBOX holds {len(dovecot.messages(OFFICE))} message(s)")
 
             step("running the daemon once")
-            if hwc_mailer(world.config_path, "check").returncode != 0:
+            if show(world.config_path, "check").returncode != 0:
                 failures.append("hwc-mailer check found problems")
-            if hwc_mailer(world.config_path, "once").returncode != 0:
+            if show(world.config_path, "once").returncode != 0:
                 failures.append("hwc-mailer once failed")
 
             delivered = []
@@ -98,10 +95,10 @@ def main() -> int:
 
             step("a forgery: a signal that claims to come from Veilig Thuis but is signed by a school's key")
             school = world.schools[0]
-            forged = world.armored(f"Content-Type: text/plain\r\n\r\n{sample_signal(CHILDREN[:1])}".encode(),
+            forged = world.armored(f"Content-Type: text/plain\r\n\r\n{sample_signal([TIM])}".encode(),
                                    signer=school.fingerprint, signer_home=school.home)
             world.deliver_signal(world.signal_mail("", encrypted=forged))
-            hwc_mailer(world.config_path, "once")
+            show(world.config_path, "once")
             quarantined = len(dovecot.messages(OFFICE, "HWC-Quarantaine"))
             print(f"HWC-Quarantaine: {quarantined} message(s); what the officer reads:\n")
             alerts = world.officer_mail()
@@ -112,7 +109,7 @@ def main() -> int:
                 failures.append("the forgery was not quarantined with exactly one alert and nothing sent")
 
             step("anonymous counters")
-            hwc_mailer(world.config_path, "stats")
+            show(world.config_path, "stats")
     finally:
         for keyring in directory.rglob("pubring.kbx"):
             kill_agents(keyring.parent)

@@ -10,17 +10,20 @@ from __future__ import annotations
 import base64
 import itertools
 import shutil
-import subprocess
-import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import TypedDict, Unpack
 
-from lab.gpg import export_public, export_secret, import_keys, new_home
+from lab.children import SARA, TIM
+from lab.cli import hwc_mailer
+from lab.gpg import export_public, export_secret, generate_key, import_keys, kill_agents, new_home, revoke
+from lab.gpg import gpg as gpg  # re-exported: the forgery tests run gpg in the forger's home too
 from lab.world import OFFICE, VEILIG_THUIS, World
 
 CRLF = "\r\n"
 ATTACKER = "attacker@evil.example"
+FORGER_OPTIONS = ("yes", "trust-model always")
 
 
 def config_with_sender_keys(world: World, etc: Path, fingerprints: list[str], *, state_dir: Path | None = None,
@@ -44,41 +47,29 @@ def keys_import(config: Path, key_file: Path, home: Path, fingerprints: list[str
     A revoked or expired key is imported but not certified, and the command then exits 1:
     for a sender's key that is enough (senders' keys are only verified against, never encrypted to).
     """
-    result = subprocess.run([sys.executable, "-m", "hwc_mailer", "-c", str(config), "keys", "import", str(key_file)],
-                            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
-    listed = gpg(home, "--list-keys", "--with-colons").decode().upper()
+    result = hwc_mailer(config, "keys", "import", str(key_file))
+    # --trust-model always: listing the daemon's keyring must not make gpg check its trust database.
+    listed = gpg(home, "--trust-model", "always", "--list-keys", "--with-colons").decode().upper()
     if missing := [fingerprint for fingerprint in fingerprints if f":{fingerprint}:" not in listed]:
         raise RuntimeError(f"keys import left out {missing}: {result.stdout}{result.stderr}")
 
 
-def gpg(home: Path, *args: str, stdin: bytes = b"", at: datetime | None = None) -> bytes:
-    """gpg in `home`, non-interactive; `at` fakes the clock (creation and signature times)."""
-    command = ["gpg", "--batch", "--no-tty", "--yes", "--homedir", str(home), "--pinentry-mode", "loopback",
-               "--passphrase", "", "--trust-model", "always"]
-    if at is not None:
-        command += ["--faked-system-time", f"{int(at.timestamp())}!", "--ignore-time-conflict", "--ignore-valid-from"]
-    result = subprocess.run([*command, *args], input=stdin, capture_output=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"gpg {' '.join(args[:2])} failed: {result.stderr.decode(errors='replace')}")
-    return result.stdout
-
-
 def generate_signing_key(home: Path, user_id: str, *, expire: str = "1y", at: datetime | None = None) -> str:
     """A sign-only Ed25519 key, created at `at` (default now); returns the fingerprint."""
-    status = gpg(home, "--status-fd", "1", "--quick-generate-key", user_id, "ed25519", "sign,cert", expire, at=at)
-    for line in status.decode().splitlines():
-        if line.startswith("[GNUPG:] KEY_CREATED "):
-            return line.split()[3].upper()
-    raise RuntimeError("gpg made no key")
+    return generate_key(home, user_id, expire=expire, encrypt=False, at=at)
 
 
 class Forger:
-    """One gpg home with every key a forgery may be signed with, and the session clock to lie about."""
+    """One gpg home with every key a forgery may be signed with, and the session clock to lie about.
+
+    The home answers yes (a key may share its user id with another) and trusts every key it holds, as an
+    attacker's would: its gpg.conf says so, so every gpg call in it behaves alike.
+    """
 
     def __init__(self, world: World, directory: Path, now: datetime | None = None) -> None:
         self.world = world
-        self.now = now or datetime.now(timezone.utc)
-        self.home = new_home(directory, "fx")
+        self.now = now or datetime.now(UTC)
+        self.home = new_home(directory, "fx", options=FORGER_OPTIONS)
         import_keys(self.home, export_secret(world.veilig_thuis_home, world.veilig_thuis))
         import_keys(self.home, export_secret(world.other_sender_home, world.other_sender))
         import_keys(self.home, export_public(world.office_home, world.office))
@@ -127,23 +118,20 @@ class Forger:
         them for Veilig Thuis; the ordinary rules of other tests do not list them.
         """
         self.revoked_ciphertext = self.sign_encrypt(inner_text(SIGNAL), signers=(self.revoked,))
-        certificate = (self.home / "openpgp-revocs.d" / f"{self.revoked}.rev").read_text()
-        armored = certificate[certificate.index(":-----BEGIN") + 1:]
-        gpg(self.home, "--import", stdin=armored.encode())
+        revoke(self.home, self.revoked)
         key_file = directory / "extra-sender-keys.asc"
         key_file.write_bytes(b"".join(export_public(self.home, fingerprint) for fingerprint in self.extra_keys))
         keys_import(config_with_sender_keys(self.world, directory / "etc", self.extra_keys), key_file,
                     self.world.inbound_home, self.extra_keys)
 
     def close(self) -> None:
-        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "all"], capture_output=True, check=False)
+        kill_agents(self.home)
         shutil.rmtree(self.home, ignore_errors=True)
 
 
 # ---- what the mail looks like -------------------------------------------------------------------------------
 
-CHILD = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
-OTHER_CHILD = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
+OTHER_CHILD = SARA  # the child a smuggled second signal is about
 
 
 def signal_text(children: list[dict[str, str]]) -> str:
@@ -152,7 +140,7 @@ def signal_text(children: list[dict[str, str]]) -> str:
             "Met vriendelijke groet,\n\nA. de Vries\nVeilig Thuis Zuid-Limburg\n")
 
 
-SIGNAL = signal_text([CHILD])
+SIGNAL = signal_text([TIM])
 
 
 def inner_text(text: str, charset: str = "utf-8") -> bytes:
@@ -161,17 +149,25 @@ def inner_text(text: str, charset: str = "utf-8") -> bytes:
             f"{text}").replace("\n", "\r\n").replace("\r\r\n", "\r\n").encode(charset)
 
 
+class Headers(TypedDict, total=False):
+    """What a forgery may set in the headers: the From value, the subject, lines added after From."""
+
+    sender: str
+    subject: str
+    extra: tuple[str, ...]
+
+
 def headers(*, sender: str = f"Veilig Thuis Zuid-Limburg <{VEILIG_THUIS}>", subject: str = "Melding",
             extra: tuple[str, ...] = ()) -> str:
     lines = [f"From: {sender}", *extra, f"To: {OFFICE}", f"Subject: {subject}",
-             f"Date: {format_datetime(datetime.now(timezone.utc))}",
+             f"Date: {format_datetime(datetime.now(UTC))}",
              f"Message-ID: {make_msgid(domain='forged.example.nl')}", "MIME-Version: 1.0"]
     return CRLF.join(lines) + CRLF
 
 
-def message(content_type: str, body: str | bytes, **kwargs: object) -> bytes:
+def message(content_type: str, body: str | bytes, **fields: Unpack[Headers]) -> bytes:
     text = body.decode("ascii") if isinstance(body, bytes) else body
-    return (headers(**kwargs) + f"Content-Type: {content_type}\r\n\r\n"  # type: ignore[arg-type]
+    return (headers(**fields) + f"Content-Type: {content_type}\r\n\r\n"
             + text.replace("\r\n", "\n").replace("\n", CRLF)).encode("utf-8")
 
 
@@ -197,14 +193,14 @@ def payload(armored: bytes) -> str:
 
 
 def pgp_mime(armored: bytes, *, parts: list[str] | None = None,
-             protocol: str = "application/pgp-encrypted", **kwargs: object) -> bytes:
+             protocol: str = "application/pgp-encrypted", **fields: Unpack[Headers]) -> bytes:
     kind, body = multipart("encrypted", parts if parts is not None else [CONTROL, payload(armored)],
                            f'; protocol="{protocol}"')
-    return message(kind, body, **kwargs)
+    return message(kind, body, **fields)
 
 
-def inline(body: str | bytes, **kwargs: object) -> bytes:
-    return message("text/plain; charset=us-ascii", body, **kwargs)
+def inline(body: str | bytes, **fields: Unpack[Headers]) -> bytes:
+    return message("text/plain; charset=us-ascii", body, **fields)
 
 
 def flip(armored: bytes) -> bytes:

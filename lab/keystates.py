@@ -1,47 +1,32 @@
 """Keys in every state the daemon must refuse to encrypt to: expired, revoked, sign-only, and so on.
 
-Made with the real gpg: `--faked-system-time` backdates a key so it is expired
-today, and the revocation certificate gpg writes at generation revokes one.
+Made with the real gpg: a faked clock backdates a key so it is expired today, and the
+revocation certificate gpg writes at generation revokes one.
 """
 
 from __future__ import annotations
 
-import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
-from lab.gpg import export_public, generate_key, new_home
+from lab.gpg import export_public, generate_key, new_home, revoke
 
-BACKDATE = "20200101T000000!"
-
-
-def _gpg(home: Path, *args: str, stdin: bytes = b"") -> bytes:
-    result = subprocess.run(["gpg", "--batch", "--no-tty", "--homedir", str(home), "--pinentry-mode", "loopback",
-                             "--passphrase", "", "--status-fd", "1", *args], input=stdin, capture_output=True,
-                            check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"gpg {args[0]} failed: {result.stderr.decode(errors='replace')}")
-    return result.stdout
+BACKDATE = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def expired_key(home: Path, user_id: str) -> str:
     """Created in 2020, valid for one year."""
-    status = _gpg(home, "--faked-system-time", BACKDATE, "--quick-generate-key", user_id, "ed25519", "sign,cert",
-                  "1y")
-    fingerprint = next(line.split()[3] for line in status.decode().splitlines() if " KEY_CREATED " in line)
-    _gpg(home, "--faked-system-time", BACKDATE, "--quick-add-key", fingerprint, "cv25519", "encr", "1y")
-    return fingerprint.upper()
+    return generate_key(home, user_id, at=BACKDATE)
 
 
 def revoked_key(home: Path, user_id: str) -> str:
     fingerprint = generate_key(home, user_id)
-    certificate = (home / "openpgp-revocs.d" / f"{fingerprint}.rev").read_text()
-    _gpg(home, "--import", stdin=certificate.replace("\n:-----BEGIN", "\n-----BEGIN").encode())
+    revoke(home, fingerprint)
     return fingerprint
 
 
 def sign_only_key(home: Path, user_id: str) -> str:
-    status = _gpg(home, "--quick-generate-key", user_id, "ed25519", "sign,cert", "1y")
-    return next(line.split()[3] for line in status.decode().splitlines() if " KEY_CREATED " in line).upper()
+    return generate_key(home, user_id, encrypt=False)
 
 
 def expiring_key(home: Path, user_id: str, days: int) -> str:
@@ -57,4 +42,3 @@ def make_partner_key(base: Path, name: str, kind: str, user_id: str) -> tuple[Pa
     else:
         fingerprint = makers[kind](home, user_id)
     return home, fingerprint, export_public(home, fingerprint)
-

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need on Debian 12: Dovecot (IMAP + LMTP),
-# GnuPG, OpenSSL, a Python virtualenv in .venv with hwc-mailer and its test tools.
+# GnuPG, OpenSSL, a Python virtualenv in .venv with hwc-mailer and its test tools
+# (pytest, ruff, mypy, import-linter: the `test` extras in pyproject.toml).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,8 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import hwc_mailer, aiosmtpd, pytest, hypothesis" 2>/dev/null \
+# The test extras: pytest and its helpers, and the checks scripts/test.sh runs first (ruff, mypy, import-linter).
+if ! .venv/bin/python -c "import hwc_mailer, aiosmtpd, pytest, hypothesis, ruff, mypy, importlinter" 2>/dev/null \
         || [ pyproject.toml -nt .venv/.installed ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e '.[test]'

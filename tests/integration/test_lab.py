@@ -115,7 +115,7 @@ class _FromOtherLoopback(imaplib.IMAP4):
 def test_dovecot_refuses_login_without_tls(accounts: Dovecot) -> None:
     with _FromOtherLoopback(accounts.host, accounts.imap_port) as imap:
         assert "LOGINDISABLED" in imap.capabilities
-        with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED|Plaintext"):
+        with pytest.raises(imaplib.IMAP4.error, match=r"PRIVACYREQUIRED|Plaintext"):
             imap.login(ALICE, PASSWORD)
         imap.starttls(accounts.ssl_context())
         assert imap.login(ALICE, PASSWORD)[0] == "OK"

@@ -1,18 +1,19 @@
 """Officer alerts: one per event, repeats only when due, and a cap so a flood of forgeries is no flood of mail."""
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from hwc_mailer.service.alerts import MAX_ALERTS_PER_HOUR, Alert, Alerter
-from hwc_mailer.outbound.notice import Templates
-from hwc_mailer.settings.config import Settings
 from hwc_mailer.domain.reasons import Reason
 from hwc_mailer.edges.gpg import GpgKeyring
-from hwc_mailer.settings.rules import Rules
 from hwc_mailer.edges.store import SqlStore
+from hwc_mailer.outbound.notice import Templates
+from hwc_mailer.service.alerts import MAX_ALERTS_PER_HOUR, Alert, Alerter
+from hwc_mailer.settings.config import Settings
+from hwc_mailer.settings.rules import Rules
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICER = "team@maastricht.example.nl"
@@ -24,15 +25,15 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.sent: list[EmailMessage] = []
 
-    def send(self, message: EmailMessage, recipients: list[str]) -> int:
-        assert recipients == [OFFICER]
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> int:
+        assert list(recipients) == [OFFICER]
         self.sent.append(message)
         return 1
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 24, 23, 40, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 24, 23, 40, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -3,23 +3,23 @@ whose outside carries nothing personal. Names, dates and addresses are invented.
 """
 
 import email
-from datetime import date, datetime, timezone
-from email.message import Message
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 
 import pytest
 
+from hwc_mailer.domain.routing import Delivery
+from hwc_mailer.domain.signal import Child
+from hwc_mailer.errors import TemplateError
 from hwc_mailer.outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
 from hwc_mailer.outbound.sealing import pgp_mime
 from hwc_mailer.settings.config import Sender
-from hwc_mailer.errors import TemplateError
-from hwc_mailer.domain.routing import Delivery
 from hwc_mailer.settings.rules import Contact, School
-from hwc_mailer.domain.signal import Child
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-NOW = datetime(2024, 9, 16, 23, 40, tzinfo=timezone.utc)
+NOW = datetime(2024, 9, 16, 23, 40, tzinfo=UTC)
 ARMORED = b"-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA0xxxxxxxxxx\r\n-----END PGP MESSAGE-----\r\n"
 
 JAN = Child("Jan Jansen", date(2017, 3, 14), "De Maasbrug", "Maastricht", "VT-2024-0001")
@@ -47,11 +47,13 @@ def templates() -> Templates:
     return Templates(TEMPLATES)
 
 
-def parsed(data: bytes) -> Message:
-    return email.message_from_bytes(data, policy=SMTP)
+def parsed(data: bytes) -> EmailMessage:
+    message = email.message_from_bytes(data, policy=SMTP)
+    assert isinstance(message, EmailMessage)
+    return message
 
 
-def notice_for(templates: Templates, delivery: Delivery) -> tuple[bytes, Message]:
+def notice_for(templates: Templates, delivery: Delivery[School]) -> tuple[bytes, EmailMessage]:
     """(serialized outer message, parsed inner entity) for one delivery."""
     notice = compose_notice(delivery, SENDER, templates, message_id="<hwc.test@maastricht.example.nl>", now=NOW)
     outer = pgp_mime(notice, ARMORED).as_bytes()
@@ -93,7 +95,8 @@ def test_the_outer_message_is_pgp_mime(templates: Templates) -> None:
     parts = list(message.iter_parts())
     assert len(parts) == 2
     assert parts[0].get_content_type() == "application/pgp-encrypted"
-    assert parts[0].get_payload(decode=True).strip() == b"Version: 1"
+    control = parts[0].get_payload(decode=True)
+    assert isinstance(control, bytes) and control.strip() == b"Version: 1"
     assert parts[1].get_content_type() == "application/octet-stream"
     assert parts[1].get_payload(decode=True) == ARMORED
 
@@ -142,13 +145,15 @@ def test_the_notice_lists_every_contact_and_key(templates: Templates) -> None:
 
 
 def test_the_outgoing_message_id_is_stable_per_source_and_school() -> None:
-    first = outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", DeliveryKey("34CD00"), "maastricht.example.nl")
-    again = outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", DeliveryKey("34CD00"), "maastricht.example.nl")
-    assert first == again
+    def message_id(key: bytes, source: str, school: str) -> str:
+        return outgoing_message_id(key, source, DeliveryKey(school), "maastricht.example.nl")
+
+    first = message_id(b"sleutel-1", "INBOX:1700000000:42", "34CD00")
+    assert message_id(b"sleutel-1", "INBOX:1700000000:42", "34CD00") == first
     assert first.startswith("<hwc.") and first.endswith("@maastricht.example.nl>")
-    assert outgoing_message_id(b"sleutel-1", "INBOX:1700000000:42", DeliveryKey("56EF00"), "maastricht.example.nl") != first
-    assert outgoing_message_id(b"sleutel-2", "INBOX:1700000000:42", DeliveryKey("34CD00"), "maastricht.example.nl") != first
-    assert outgoing_message_id(b"sleutel-1", "INBOX:1700000000:43", DeliveryKey("34CD00"), "maastricht.example.nl") != first
+    assert message_id(b"sleutel-1", "INBOX:1700000000:42", "56EF00") != first
+    assert message_id(b"sleutel-2", "INBOX:1700000000:42", "34CD00") != first
+    assert message_id(b"sleutel-1", "INBOX:1700000000:43", "34CD00") != first
 
 
 # --- broken templates ---------------------------------------------------------------------

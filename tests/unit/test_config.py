@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hwc_mailer.settings.config import Secret, Settings, load_settings
 from hwc_mailer.errors import ConfigError
+from hwc_mailer.settings.config import Secret, Settings, load_settings
 
 FINGERPRINT = "0123456789ABCDEF0123456789ABCDEF01234567"
 

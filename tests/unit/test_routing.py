@@ -11,8 +11,8 @@ import pytest
 from hwc_mailer.domain.outcomes import Held
 from hwc_mailer.domain.reasons import Reason
 from hwc_mailer.domain.routing import Delivery, find_school, route
-from hwc_mailer.settings.rules import Rules, School, load_rules
 from hwc_mailer.domain.signal import Child, Signal
+from hwc_mailer.settings.rules import Rules, School, load_rules
 
 SAMPLE = Path(__file__).resolve().parents[2] / "rules" / "maastricht-heuvelland.yaml"
 
@@ -25,9 +25,9 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Rules:
     return load_rules(path)
 
 
-def child(name: str, school: str | None, born: date = date(2017, 3, 14)) -> Child:
+def child(name: str, school: str | None, born: date = date(2017, 3, 14), municipality: str | None = None) -> Child:
     """One invented child as the parser would deliver it."""
-    return Child(name, born, school, "Maastricht", None)
+    return Child(name, born, school, municipality, None)
 
 
 def code_of(found: School | Reason) -> str:
@@ -150,3 +150,43 @@ def test_two_locations_of_one_brin_are_two_schools(rules: Rules) -> None:
 def test_an_unknown_location_of_a_known_brin_is_unknown_not_ambiguous(rules: Rules) -> None:
     """34CD01 does not exist while 34CD00 does: the officer must look the school up, not pick between two."""
     assert find_school("34CD01", rules) == Reason.UNKNOWN_SCHOOL
+
+
+# --- Gemeente: where the child lives -----------------------------------------------------------
+
+
+def test_a_child_from_outside_the_sub_region_is_held(rules: Rules) -> None:
+    signal = Signal((child("Jan Jansen", "12AB00", municipality="Maastricht"),
+                     child("Piet Jansen", "12AB00", municipality="Heerlen")))
+    assert route(signal, rules) == Held(Reason.OTHER_REGION, child=2)
+
+
+def test_the_municipality_is_compared_as_people_write_it(rules: Rules) -> None:
+    signal = Signal((child("Jan Jansen", "56EF00", municipality="gulpen-WITTEM"),
+                     child("Piet Jansen", "De Maasbrug", municipality="  Maastricht\u200b")))
+    result = route(signal, rules)
+    assert isinstance(result, tuple) and [delivery.school.code for delivery in result] == ["56EF00", "34CD00"]
+
+
+def test_a_school_found_by_name_in_another_municipality_is_held(rules: Rules) -> None:
+    """A same-named school elsewhere must not get the child without a question."""
+    signal = Signal((child("Jan Jansen", "Basisschool Op de Heuvel", municipality="Vaals"),))
+    assert route(signal, rules) == Held(Reason.MUNICIPALITY_MISMATCH, child=1)
+
+
+def test_a_school_found_by_code_may_lie_in_another_municipality(rules: Rules) -> None:
+    """Heuvelland children often go to school in Maastricht: the code is exact, so no question."""
+    signal = Signal((child("Jan Jansen", "12AB00", municipality="Vaals"),))
+    result = route(signal, rules)
+    assert isinstance(result, tuple) and result[0].school.code == "12AB00"
+
+
+def test_a_school_that_serves_the_municipality_is_found_by_name(rules: Rules) -> None:
+    dumped = rules.model_dump()
+    for school in dumped["schools"]:
+        if school["code"] == "56EF00":
+            school["serves"] = ("Vaals",)
+    serving = Rules.model_validate(dumped)
+    signal = Signal((child("Jan Jansen", "Basisschool Op de Heuvel", municipality="Vaals"),))
+    result = route(signal, serving)
+    assert isinstance(result, tuple) and result[0].school.code == "56EF00"

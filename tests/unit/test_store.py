@@ -1,0 +1,231 @@
+"""The store on disk: an upgrade keeps the journal of signals in flight, and the journal's bookkeeping holds."""
+
+import hashlib
+import hmac
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hwc_mailer.edges.protocols import CounterRow, Journal, Tally
+from hwc_mailer.edges.store import LATEST, SqlStore
+from hwc_mailer.errors import ConfigError
+from hwc_mailer.outbound.notice import DeliveryKey, outgoing_message_id
+from hwc_mailer.outbound.sealing import PgpMimeSealer
+
+AT = datetime(2026, 11, 24, 23, 40, tzinfo=UTC)
+IN_FLIGHT = "INBOX:1796164074:7"     # one school accepted its mail, then the old release stopped
+FINISHED = "INBOX:1796164074:8"      # both accepted and the outcome recorded, the purge not yet done
+ELSEWHERE = "INBOX:42:3"             # the same folder under an older UIDVALIDITY
+SENT_FIRST = "<hwc.0a1b@maastricht.example.nl>"
+SENT_SECOND = "<hwc.2c3d@maastricht.example.nl>"
+SENT_THIRD = "<hwc.4e5f@maastricht.example.nl>"
+
+# The tables exactly as the first landed release's SQLModel definitions made them (19158a1:hwc_mailer/store.py).
+VERSION_1 = """
+CREATE TABLE counter (
+    month VARCHAR NOT NULL,
+    municipality VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL,
+    signals INTEGER NOT NULL,
+    children INTEGER NOT NULL,
+    schools INTEGER NOT NULL,
+    PRIMARY KEY (month, municipality, outcome)
+);
+CREATE TABLE journalentry (
+    source VARCHAR NOT NULL,
+    step VARCHAR NOT NULL,
+    value VARCHAR NOT NULL,
+    at DATETIME NOT NULL,
+    PRIMARY KEY (source, step)
+);
+CREATE TABLE seensignal (
+    digest VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    at DATETIME NOT NULL,
+    PRIMARY KEY (digest)
+);
+CREATE TABLE alertsent (
+    event VARCHAR NOT NULL,
+    at DATETIME NOT NULL,
+    PRIMARY KEY (event)
+);
+"""
+
+
+def url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def version_1_database(path: Path) -> None:
+    """What the first release left behind: one signal in flight, one finished, its counters, a replay hash, an alert."""
+    with sqlite3.connect(path) as db:
+        db.executescript(VERSION_1)
+        stamp = "2026-11-24 23:40:00.000000"     # how SQLAlchemy writes a DATETIME in SQLite
+        db.executemany("INSERT INTO journalentry (source, step, value, at) VALUES (?, ?, ?, ?)", [
+            (IN_FLIGHT, f"sent:{SENT_FIRST}", "", stamp),
+            (FINISHED, f"sent:{SENT_SECOND}", "", stamp),
+            (FINISHED, f"sent:{SENT_THIRD}", "", stamp),
+            (FINISHED, "outcome", "delivered", stamp),
+        ])
+        db.executemany("INSERT INTO counter VALUES (?, ?, ?, ?, ?, ?)", [
+            ("2026-11", "Maastricht", "delivered", 1, 1, 1),
+            ("2026-11", "Gulpen-Wittem", "delivered", 0, 1, 1),
+        ])
+        db.execute("INSERT INTO seensignal VALUES (?, ?, ?)", ("d" * 64, FINISHED, stamp))
+        db.execute("INSERT INTO alertsent VALUES (?, ?)", ("manual:unknown-school:INBOX:1796164074:5", stamp))
+    db.close()
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    db.close()
+    return names
+
+
+def versions(path: Path) -> list[int]:
+    with sqlite3.connect(path) as db:
+        found = [row[0] for row in db.execute("SELECT version FROM schemaversion")]
+    db.close()
+    return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    opened = SqlStore(url(tmp_path / "state" / "hwc-mailer.db"))
+    yield opened
+    opened.close()
+
+
+# ---- the schema migration --------------------------------------------------------------------------------------
+
+def test_an_upgrade_from_the_first_release_keeps_the_journal_of_signals_in_flight(tmp_path: Path) -> None:
+    path = tmp_path / "hwc-mailer.db"
+    version_1_database(path)
+
+    store = SqlStore(url(path))
+    try:
+        assert store.journals("INBOX:1796164074:") == {
+            IN_FLIGHT: Journal(None, frozenset({SENT_FIRST}), 0),
+            FINISHED: Journal("delivered", frozenset({SENT_SECOND, SENT_THIRD}), 0),
+        }
+        assert store.journal(IN_FLIGHT) == Journal(None, frozenset({SENT_FIRST}), 0)
+        assert store.counters() == [CounterRow("2026-11", "Gulpen-Wittem", "delivered", 0, 1, 1),
+                                    CounterRow("2026-11", "Maastricht", "delivered", 1, 1, 1)]
+        assert store.claim_signal("d" * 64, "INBOX:1796164074:9", AT) == FINISHED, "the replay guard survives"
+        assert not store.alert_due("manual:unknown-school:INBOX:1796164074:5", AT, None), "so does the alert record"
+        assert store.begin_attempt(IN_FLIGHT, AT) == 1, "the migrated source resumes like any other"
+    finally:
+        store.close()
+    assert versions(path) == [LATEST]
+    assert "journalentry" not in tables(path)
+
+
+def test_a_delivery_journaled_by_the_first_release_is_recognised_after_the_upgrade() -> None:
+    """The first release named a delivery hmac(secret, source id NUL school code); a resume after the upgrade must
+    compute the same Message-ID, or the school that already has its mail would get a second one under a new id."""
+    secret, source_id, domain = b"k" * 32, "<melding-1@veiligthuis-zl.example.nl>", "maastricht.example.nl"
+    first_release = hmac.new(secret, f"{source_id}\x0012AB00".encode(), hashlib.sha256).hexdigest()[:32]
+
+    now = outgoing_message_id(secret, source_id, DeliveryKey("12AB00", PgpMimeSealer.profile), domain)
+
+    assert now == f"<hwc.{first_release}@{domain}>"
+
+
+def test_opening_a_migrated_database_again_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "hwc-mailer.db"
+    version_1_database(path)
+    SqlStore(url(path)).close()
+    with sqlite3.connect(path) as db:
+        before = list(db.iterdump())
+    db.close()
+
+    again = SqlStore(url(path))
+    again.close()
+
+    with sqlite3.connect(path) as db:
+        assert list(db.iterdump()) == before
+    db.close()
+    assert versions(path) == [LATEST]
+
+
+def test_a_new_database_starts_at_the_latest_version(store: SqlStore, tmp_path: Path) -> None:
+    assert versions(tmp_path / "state" / "hwc-mailer.db") == [LATEST]
+    assert store.journals("") == {} and store.counters() == []
+
+
+def test_a_database_newer_than_this_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hwc-mailer.db"
+    SqlStore(url(path)).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schemaversion SET version = ?", (LATEST + 1,))
+    db.close()
+
+    with pytest.raises(ConfigError, match=f"schema version {LATEST + 1}, newer"):
+        SqlStore(url(path))
+    assert versions(path) == [LATEST + 1], "left as it was"
+
+
+# ---- the journal's bookkeeping --------------------------------------------------------------------------------
+
+def test_every_attempt_is_counted_before_it_starts(store: SqlStore) -> None:
+    assert [store.begin_attempt(IN_FLIGHT, AT) for _ in range(3)] == [1, 2, 3]
+    assert store.journal(IN_FLIGHT) == Journal(None, frozenset(), 3)
+    assert store.journal(FINISHED) == Journal(None, frozenset(), 0), "a source never tried has no attempts"
+
+
+def test_an_outage_takes_its_attempt_back_but_never_below_zero(store: SqlStore) -> None:
+    store.begin_attempt(IN_FLIGHT, AT)
+    store.begin_attempt(IN_FLIGHT, AT)
+    store.uncount_attempt(IN_FLIGHT)
+    assert store.journal(IN_FLIGHT).attempts == 1
+    store.uncount_attempt(IN_FLIGHT)
+    store.uncount_attempt(IN_FLIGHT)
+    assert store.journal(IN_FLIGHT).attempts == 0
+    store.uncount_attempt(FINISHED)
+    assert FINISHED not in store.journals(""), "uncounting a source never tried creates nothing"
+    assert store.begin_attempt(IN_FLIGHT, AT) == 1
+
+
+def test_an_outcome_and_its_counts_land_together_and_add_up(store: SqlStore) -> None:
+    store.begin_attempt(IN_FLIGHT, AT)
+    store.record_delivery(IN_FLIGHT, SENT_FIRST, AT)
+    store.record_delivery(IN_FLIGHT, SENT_FIRST, AT)            # a resend after a crash: journaled once
+    store.record_outcome(IN_FLIGHT, "delivered", "2026-11", [Tally("Maastricht", 1, 2, 1)])
+    store.begin_attempt(FINISHED, AT)
+    store.record_outcome(FINISHED, "delivered", "2026-11", [Tally("Maastricht", 1, 1, 1), Tally("Vaals", 0, 1, 1)])
+
+    assert store.journal(IN_FLIGHT) == Journal("delivered", frozenset({SENT_FIRST}), 1)
+    assert store.counters() == [CounterRow("2026-11", "Maastricht", "delivered", 2, 3, 2),
+                                CounterRow("2026-11", "Vaals", "delivered", 0, 1, 1)]
+
+
+def test_an_outcome_is_recorded_only_for_a_counted_attempt(store: SqlStore) -> None:
+    with pytest.raises(ValueError, match="attempt was counted"):
+        store.record_outcome(IN_FLIGHT, "delivered", "2026-11", [Tally("Maastricht", 1, 1, 1)])
+    assert store.counters() == [], "nothing counted either"
+
+
+def test_forget_drops_exactly_the_sources_named(store: SqlStore) -> None:
+    for source in (IN_FLIGHT, FINISHED, ELSEWHERE):
+        store.begin_attempt(source, AT)
+        store.record_delivery(source, f"<hwc.{source.rsplit(':', 1)[1]}@maastricht.example.nl>", AT)
+    store.record_outcome(FINISHED, "delivered", "2026-11", [Tally("Maastricht", 1, 1, 1)])
+
+    store.forget()
+    assert set(store.journals("")) == {IN_FLIGHT, FINISHED, ELSEWHERE}
+    store.forget(FINISHED, ELSEWHERE)
+
+    assert store.journals("") == {IN_FLIGHT: Journal(None, frozenset({"<hwc.7@maastricht.example.nl>"}), 1)}
+    assert store.journal(FINISHED) == Journal(None, frozenset(), 0), "its deliveries went with it"
+    assert [row.signals for row in store.counters()] == [1], "the counters are not the journal"
+
+
+def test_journals_reads_one_folder_and_uidvalidity(store: SqlStore) -> None:
+    for source in (IN_FLIGHT, FINISHED, ELSEWHERE, "INBOX:17961640741:1"):
+        store.begin_attempt(source, AT)
+    assert set(store.journals("INBOX:1796164074:")) == {IN_FLIGHT, FINISHED}
+    assert set(store.journals("INBOX:42:")) == {ELSEWHERE}
