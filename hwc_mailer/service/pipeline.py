@@ -10,7 +10,8 @@
 The journal records each step before and after it happens, so a restart resumes
 instead of repeating or skipping: deliveries already journaled are skipped, and a
 source whose outcome is recorded gets only its mailbox action again (`_resume`
-reads the same DISPOSE table). Nothing is counted twice. A crash between "accepted
+reads the same DISPOSE table), or, when it already left INBOX, only the purge of
+its copies and journal. Nothing is counted twice. A crash between "accepted
 by SMTP" and "journaled" resends that one delivery with the same Message-ID: a
 visible duplicate, never a loss. Attempts are counted before a message is touched,
 so one that kills the process counts too; after `limits.max_attempts` it is set
@@ -36,7 +37,7 @@ from ..domain.signal import AgeRange, Signal, parse_signal
 from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Store, Tally, Transport
 from ..errors import Outage, TransportRejected
 from ..inbound.authenticate import authenticate, claimed_sender, oversized
-from ..inbound.mime import message_id_of, read_message
+from ..inbound.mime import Readable, message_id_of, read_message
 from ..outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
 from ..outbound.sealing import PgpMimeSealer
 from ..settings.config import Settings
@@ -87,9 +88,10 @@ class Plan:
     deliveries: tuple[Delivery[School], ...]
 
 
-def plan(text: str, rules: Rules, settings: Settings, now: datetime) -> Plan | Held:
+def plan(readable: Readable, rules: Rules, settings: Settings, now: datetime) -> Plan | Held:
     """From the authentic text to one delivery per school, or why a person must do it."""
-    signal = parse_signal(text, today=now.date(), ages=AgeRange(settings.ages.minimum, settings.ages.maximum))
+    signal = parse_signal(readable.text, today=now.date(), ages=AgeRange(settings.ages.minimum, settings.ages.maximum),
+                          set_apart=readable.set_apart)
     if not isinstance(signal, Signal):
         return signal
     routed = route(signal, rules)
@@ -125,6 +127,15 @@ class Pipeline:
         store = self.edges.store
         uidvalidity, uids = self.edges.mailbox.uids(self._inbox)
         journals = store.journals(f"{self._inbox}:{uidvalidity}:")
+        present = {source_key(self._inbox, uidvalidity, uid) for uid in uids}
+        for source in sorted(journals.keys() - present):
+            if journals[source].outcome is not None:
+                try:
+                    self._finish_departed(source)
+                except Outage:
+                    raise
+                except Exception:
+                    log.exception("message-failed", source=source)
         outcomes: list[Outcome] = []
         for uid in uids:
             source = source_key(self._inbox, uidvalidity, uid)
@@ -142,6 +153,12 @@ class Pipeline:
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
+
+    def _finish_departed(self, source: str) -> None:
+        """A crash after the source left INBOX (purged or moved) but before its copies and journal were: finish."""
+        copies = self._delete_copies(source, "")
+        self.edges.store.forget(source)
+        log.info("disposed", step="resumed", count=copies)
 
     def _resume(self, uid: int, source: str, recorded: str) -> None:
         """Finish what a crash cut short: the outcome is recorded, its mailbox action may not be done yet."""
@@ -197,7 +214,7 @@ class Pipeline:
         replay = keyed_digest(self.context.secret, "replay", authentic.digest.encode())
         if self.edges.store.claim_signal(replay, source, now) != source:
             return Held(Reason.REPLAY)
-        return plan(authentic.text, self.context.rules, settings, now)
+        return plan(authentic.readable, self.context.rules, settings, now)
 
     def _carry_out(self, decision: Plan | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
         """Send every delivery of a plan that has not been accepted yet; any other decision is already final."""
