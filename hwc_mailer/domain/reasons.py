@@ -53,6 +53,11 @@ class Reason(Enum):
     AGE_OUT_OF_RANGE = "age-out-of-range"
     DUPLICATE_FIELD = "duplicate-field"
     FIELD_OUTSIDE_CHILD = "field-outside-child"
+    UNPARSED_LINE = "unparsed-line"
+    CORRECTION = "correction"
+    QUOTED_SIGNAL = "quoted-signal"
+    OTHER_REGION = "other-region"
+    MUNICIPALITY_MISMATCH = "municipality-mismatch"
     NO_SCHOOL = "no-school"
     UNKNOWN_SCHOOL = "unknown-school"
     AMBIGUOUS_SCHOOL = "ambiguous-school"
@@ -185,6 +190,31 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
     Reason.FIELD_OUTSIDE_CHILD: (
         _M, "Er staat een gegeven boven de eerste regel 'Naam:'.",
         f"Lees het signaal en stel vast bij welk kind dat gegeven hoort. {_BY_HAND}"),
+    Reason.UNPARSED_LINE: (
+        _M, "In het signaal staat een regel die op kindgegevens lijkt maar niet te lezen was (bijvoorbeeld een "
+            "datum of een gegeven zonder herkenbaar label, of twee keer dezelfde naam). Er is niets verstuurd.",
+        f"Lees het signaal in de map, vooral de genoemde regel, en stel vast welke kinderen erin staan; vraag het zo "
+        f"nodig na bij Veilig Thuis. {_BY_HAND}"),
+    Reason.CORRECTION: (
+        _M, "Het bericht zegt dat het een eerder signaal corrigeert of intrekt.",
+        "Zoek het eerdere signaal op. Is het al bij een school aangekomen, neem dan contact op met die school "
+        "(is het de verkeerde school, dan is dat een datalek: meld het bij de privacy-functionaris, binnen 72 uur "
+        f"bij de Autoriteit Persoonsgegevens). Handel de correctie zelf af. {_BY_HAND}"),
+    Reason.QUOTED_SIGNAL: (
+        _M, "In het bericht staat een doorgestuurd of geciteerd bericht met kindgegevens; hwc-mailer leest geen "
+            "kinderen uit doorgestuurde of geciteerde tekst.",
+        "Lees het bericht en stel vast of het een nieuw signaal is of een eerder signaal dat al is afgehandeld. "
+        f"Is het nieuw: {_BY_HAND}"),
+    Reason.OTHER_REGION: (
+        _M, "De gemeente van een kind hoort niet bij deze regio.",
+        "Controleer de gemeente met Veilig Thuis. Woont het kind in een andere regio, stuur het signaal dan "
+        "beveiligd door aan Leerplicht van die regio. Verwijder het bericht daarna uit de map."),
+    Reason.MUNICIPALITY_MISMATCH: (
+        _M, "De school van een kind is alleen op naam gevonden en ligt in een andere gemeente dan die van het kind; "
+            "er kan een school met dezelfde naam elders zijn.",
+        "Stel vast welke school het kind bezoekt (leerlingenadministratie). Bezoekt het kind echt die school, "
+        "laat de beheerder dan in de regels vastleggen dat de school ook die gemeente bedient (serves). "
+        + _BY_HAND),
     Reason.NO_SCHOOL: (
         _M, "Bij een kind staat geen school.",
         f"Zoek de school van het kind op in de leerlingenadministratie. {_BY_HAND}"),

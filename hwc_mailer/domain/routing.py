@@ -4,6 +4,10 @@ A wrong school is a data breach, so every doubt becomes a held outcome and a per
 decides. Siblings at different schools give one Delivery per school, in the order the
 schools first appear in the signal. The rules reach this module only through the
 `Directory` Protocol, so routing stays pure and knows nothing of YAML.
+
+`Gemeente:` is where the child lives (Leerplicht works by residence): it must lie in
+the sub-region, and a school found by its name alone must lie in that municipality or
+serve it, since a school of the same name may stand elsewhere.
 """
 
 from dataclasses import dataclass
@@ -19,6 +23,8 @@ class School(Protocol):
     @property
     def code(self) -> str: ...
 
+    def serves_municipality(self, municipality: str) -> bool: ...
+
 
 SchoolT = TypeVar("SchoolT", bound=School)
 SchoolT_co = TypeVar("SchoolT_co", bound=School, covariant=True)
@@ -32,6 +38,8 @@ class Directory(Protocol[SchoolT_co]):
     def schools_of_brin(self, brin: str) -> tuple[SchoolT_co, ...]: ...
 
     def school_by_name(self, name: str) -> SchoolT_co | None: ...
+
+    def in_region(self, municipality: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -63,11 +71,16 @@ def route(signal: Signal, directory: Directory[SchoolT]) -> tuple[Delivery[Schoo
     by_code: dict[str, list[Child]] = {}
     schools: dict[str, SchoolT] = {}
     for number, child in enumerate(signal.children, start=1):
+        if child.municipality and not directory.in_region(child.municipality):
+            return Held(Reason.OTHER_REGION, child=number)
         if not child.school:
             return Held(Reason.NO_SCHOOL, child=number)
         found = find_school(child.school, directory)
         if isinstance(found, Reason):
             return Held(found, child=number)
+        named = SCHOOL_CODE.match(normalise_code(child.school)) is None
+        if child.municipality and named and not found.serves_municipality(child.municipality):
+            return Held(Reason.MUNICIPALITY_MISMATCH, child=number)
         schools.setdefault(found.code, found)
         by_code.setdefault(found.code, []).append(child)
     return tuple(Delivery(schools[code], tuple(children)) for code, children in by_code.items())

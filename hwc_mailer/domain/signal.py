@@ -1,20 +1,42 @@
 """Reads a Handle with Care signal: hand-typed text from Veilig Thuis, turned into children.
 
-Veilig Thuis staff type these mails by hand, so the parser accepts the usual variations
-(label case, bullets, the value on the line below its label, many Dutch date forms) but
-never guesses: anything doubtful becomes a `Held` outcome with a reason, and a person
-looks at it. Results and failures carry no names or dates from the text, because reprs
-end up in logs and tracebacks. This module does no I/O and no logging.
+Veilig Thuis staff type these mails by hand, so the parser accepts the forms people
+produce (label case and synonyms, relation words, bold, lists, the value on the line
+below its label, many Dutch date forms; lines.py) but never guesses: anything doubtful
+becomes a `Held` outcome with a reason, and a person looks at it.
+
+A delivered signal is a promise that every child written reaches a school, so the
+parser accounts for what it did not use. Inside the data region (from the first child
+label to the last child field) a left-over line that looks like data holds the signal;
+so do a date count that does not match the children, a name written twice, and a date
+of birth of a possible pupil anywhere else in the body. Greetings, signatures and
+disclaimers around the data never hold it. Quoted and forwarded material is never read
+as live children: when it holds a child, a person decides.
+
+Dates are read day first, the Dutch way (03/04/2017 is 3 April); one that is valid only
+month first (03/25/2017) is invalid, never reinterpreted. Results and failures carry no
+names or dates from the text, because reprs end up in logs and tracebacks. This module
+does no I/O and no logging.
 """
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+from .lines import (
+    DATE_TOKEN,
+    Layout,
+    has_child_label,
+    is_closing,
+    is_heading,
+    labelled,
+    lay_out,
+    looks_like_data,
+    says_correction,
+)
 from .outcomes import Held
 from .reasons import Reason
-from .text import collapse, mentions_handle_with_care
+from .text import collapse, mentions_handle_with_care, normalise_name
 
 
 @dataclass(frozen=True)
@@ -96,28 +118,44 @@ def age_on(birth_date: date, today: date) -> int:
 
 # --- signal ----------------------------------------------------------------------------
 
-# After _collapse a line has single spaces only. The optional '*' around the label covers
-# Thunderbird's plain-text rendering of bold ("*Naam:* Jan"); it must be balanced.
-_LABEL_LINE = re.compile(
-    r"(?:[-\u2022\u00b7] ?|\* )?"
-    r"(?P<star>\*?)(?P<label>naam|geboortedatum|school|gemeente|kenmerk)"
-    r"(?: ?:(?P=star)|(?P=star) ?:)"
-    r" ?(?P<value>.*)",
-    re.IGNORECASE | re.ASCII,
-)
-
 # Labels that may stand before the first child as defaults for every child.
 _DEFAULTABLE = frozenset({"gemeente", "kenmerk"})
+# Field values that are no place for a date: a date there is a child's date that no field took.
+_NO_DATES_IN = frozenset({"gemeente", "kenmerk"})
 
-_Block = dict[str, str]
+
+@dataclass(frozen=True)
+class _Field:
+    label: str
+    value: str
+    first: int          # 0-based index of the label's line
+    last: int           # of the last line it took (the value may stand on the next line)
 
 
-def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange()) -> Signal | Held:
-    """The children in a signal's plain text, or the first reason it cannot be trusted."""
-    lines = [collapse(line) for line in text.splitlines()]
-    if not mentions_handle_with_care(" ".join(lines)):
+@dataclass
+class _Block:
+    fields: dict[str, _Field]
+
+
+def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange(), set_apart: str = "") -> Signal | Held:
+    """The children in a signal's plain text, or the first reason it cannot be trusted.
+
+    `set_apart` is what the mail showed as quoted, forwarded or hidden (HTML blockquotes,
+    forwarded message parts): read only to see whether it holds a child.
+    """
+    layout = lay_out(text, set_apart)
+    body_end = _body_end(layout.lines)
+    body = "\n".join(layout.lines[:body_end])
+    if says_correction(body):
+        return Held(Reason.CORRECTION)
+    fields, headings = _fields(layout.lines)
+    if has_child_label(layout.set_apart):
+        apart = normalise_name(" ".join(layout.set_apart))
+        names = [normalise_name(found.value) for found in fields if found.label == "naam" and found.value]
+        return Held(Reason.CORRECTION if any(name in apart for name in names) else Reason.QUOTED_SIGNAL)
+    if not mentions_handle_with_care(" ".join(layout.lines)):
         return Held(Reason.NOT_HWC)
-    blocks = _blocks(_fields(lines))
+    blocks = _blocks(fields)
     if isinstance(blocks, Held):
         return blocks
     defaults, child_blocks = blocks
@@ -129,65 +167,125 @@ def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange()) -> Sign
         if isinstance(child, Held):
             return child
         children.append(child)
-    return Signal(tuple(children))
+    unaccounted = _unaccounted(layout, fields, headings, child_blocks, body_end, today, ages)
+    return unaccounted or Signal(tuple(children))
 
 
-def _label(line: str) -> tuple[str, str] | None:
-    """(label, value) if the line is a labelled line, label in lower case."""
-    match = _LABEL_LINE.fullmatch(line)
-    return (match["label"].lower(), match["value"]) if match else None
+def _body_end(lines: list[str]) -> int:
+    """Where the signature begins: the first closing line, or the end."""
+    return next((index for index, line in enumerate(lines) if line and is_closing(line)), len(lines))
 
 
-def _fields(lines: list[str]) -> Iterator[tuple[str, str]]:
-    """Labelled fields in order; an empty value is taken from the next non-empty line,
-    because people often type the value below its label."""
+def _fields(lines: list[str]) -> tuple[list[_Field], set[int]]:
+    """Labelled fields in order, and the lines that only announce a child ("Kind 2:", "Broertje").
+
+    An empty value is taken from the next non-empty line, because people often type the
+    value below its label.
+    """
+    fields: list[_Field] = []
+    headings: set[int] = set()
     index = 0
     while index < len(lines):
-        labelled = _label(lines[index])
-        index += 1
-        if labelled is None:
+        line = lines[index]
+        found = labelled(line) if line else None
+        following = next((later for later in range(index + 1, len(lines)) if lines[later]), None)
+        next_found = labelled(lines[following]) if following is not None else None
+        announces = next_found is not None and next_found.label == "naam"
+        if found is None or (found.relation and not found.value and announces):
+            if line and announces and is_heading(line):
+                headings.add(index)
+            index += 1
             continue
-        label, value = labelled
-        if not value:
-            following = next((i for i in range(index, len(lines)) if lines[i]), None)
-            if following is not None and _label(lines[following]) is None:
-                value, index = lines[following], following + 1
-        yield label, value
+        value, last = found.value, index
+        if not value and following is not None and next_found is None:
+            value, last = lines[following], following
+        fields.append(_Field(found.label, value, index, last))
+        index = last + 1
+    return fields, headings
 
 
-def _blocks(fields: Iterator[tuple[str, str]]) -> tuple[_Block, list[_Block]] | Held:
-    """Split fields into the defaults before the first `Naam:` and one block per child."""
-    defaults: _Block = {}
+def _blocks(fields: list[_Field]) -> tuple[_Block, list[_Block]] | Held:
+    """Split fields into the defaults before the first child and one block per child.
+
+    A field belongs only to the block it is written in.
+    """
+    defaults = _Block({})
     children: list[_Block] = []
-    for label, value in fields:
-        if label == "naam":
-            children.append({})
-        elif not children and label not in _DEFAULTABLE:
+    for found in fields:
+        if found.label == "naam":
+            children.append(_Block({}))
+        elif not children and found.label not in _DEFAULTABLE:
             return Held(Reason.FIELD_OUTSIDE_CHILD)
         block = children[-1] if children else defaults
-        if label in block:
+        if found.label in block.fields:
             return Held(Reason.DUPLICATE_FIELD, child=len(children) or None)
-        block[label] = value
+        block.fields[found.label] = found
     return defaults, children
+
+
+def _value(block: _Block, label: str) -> str | None:
+    found = block.fields.get(label)
+    return collapse(found.value) or None if found else None
 
 
 def _child(block: _Block, number: int, defaults: _Block, today: date, ages: AgeRange) -> Child | Held:
     """A checked child, or why not: a child's own Gemeente/Kenmerk wins over the defaults."""
-    name = block["naam"]
+    name = _value(block, "naam")
     if not name:
         return Held(Reason.MISSING_NAME, child=number)
-    written_date = block.get("geboortedatum")
+    written_date = _value(block, "geboortedatum")
     if not written_date:
         return Held(Reason.MISSING_BIRTH_DATE, child=number)
     birth_date = parse_dutch_date(written_date)
     if birth_date is None:
         return Held(Reason.INVALID_DATE, child=number)
-    if birth_date > today or not ages.minimum <= age_on(birth_date, today) <= ages.maximum:
+    if not _possible_pupil(birth_date, today, ages):
         return Held(Reason.AGE_OUT_OF_RANGE, child=number)
     return Child(
         name=name,
         birth_date=birth_date,
-        school=block.get("school") or None,
-        municipality=block.get("gemeente") or defaults.get("gemeente") or None,
-        reference=block.get("kenmerk") or defaults.get("kenmerk") or None,
+        school=_value(block, "school"),
+        municipality=_value(block, "gemeente") or _value(defaults, "gemeente"),
+        reference=_value(block, "kenmerk") or _value(defaults, "kenmerk"),
     )
+
+
+def _possible_pupil(birth_date: date, today: date, ages: AgeRange) -> bool:
+    return birth_date <= today and ages.minimum <= age_on(birth_date, today) <= ages.maximum
+
+
+def _unaccounted(layout: Layout, fields: list[_Field], headings: set[int], children: list[_Block], body_end: int,
+                 today: date, ages: AgeRange) -> Held | None:
+    """The first line that may hold a child no field took, as `unparsed-line` with its line number only."""
+    lines = layout.lines
+    child_fields = [found for block in children for found in block.fields.values()]
+    start = min(found.first for found in child_fields)
+    end = max(found.last for found in child_fields)
+    taken = {index for found in fields for index in range(found.first, found.last + 1)}
+    names = [normalise_name(block.fields["naam"].value) for block in children]
+    if len(set(names)) != len(names):
+        second = [block for block in children if names.count(normalise_name(block.fields["naam"].value)) > 1][1]
+        return _unparsed(second.fields["naam"].first)
+    for index in range(start, end + 1):
+        line = lines[index]
+        if index in taken or index in headings or not line:
+            continue
+        folded = normalise_name(line)
+        if looks_like_data(line) or any(re.search(rf"\b{re.escape(name)}\b", folded) for name in names):
+            return _unparsed(index)
+    dates = [index for index in range(start, end + 1) for _ in DATE_TOKEN.finditer(lines[index])
+             if not any(found.label in _NO_DATES_IN and found.first <= index <= found.last for found in fields)]
+    if len(dates) != len(children):
+        birth_lines = {block.fields["geboortedatum"].last for block in children}
+        extra = next((index for index in dates if dates.count(index) > 1 or index not in birth_lines), start)
+        return _unparsed(extra)
+    for index in [*range(0, start), *range(end + 1, body_end)]:
+        for token in DATE_TOKEN.finditer(lines[index]):
+            written = parse_dutch_date(token[0])
+            if written is not None and _possible_pupil(written, today, ages):
+                return _unparsed(index)
+    return None
+
+
+def _unparsed(index: int) -> Held:
+    return Held(Reason.UNPARSED_LINE, f"regel {index + 1}")

@@ -6,9 +6,9 @@ the same way, so each normalisation lives in exactly one function.
 """
 
 import re
+import unicodedata
 
-# Invisible characters Word and Outlook leave behind; they would break label matching.
-INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 # Hyphens people and mail clients put between the words: ASCII, Unicode hyphens and dashes.
 _JOINER = r"[\s\-\u2010-\u2015\u2212]*"
@@ -19,12 +19,30 @@ SCHOOL_CODE = re.compile(r"^[0-9]{2}[A-Z]{2}([0-9]{2})?$")
 
 def mentions_handle_with_care(text: str) -> bool:
     """The code words, however they are spaced or hyphenated ("Handle-with-Care", "handlewithcare")."""
-    return HANDLE_WITH_CARE.search(text.translate(INVISIBLE)) is not None
+    return HANDLE_WITH_CARE.search(fold(text)) is not None
+
+
+def has_format_characters(value: str) -> bool:
+    """Zero-width spaces, joiners, direction marks, soft hyphens: characters no reader sees."""
+    return any(unicodedata.category(character) == "Cf" for character in value)
+
+
+def fold(value: str) -> str:
+    """What a person reads: compatibility forms folded (full-width colon, ligatures, non-breaking
+    spaces), format characters dropped. Every comparison of typed text starts here."""
+    folded = unicodedata.normalize("NFKC", value)
+    return "".join(character for character in folded if unicodedata.category(character) != "Cf")
+
+
+def lines_of(text: str) -> list[str]:
+    """The lines a mail client shows: every Unicode line break splits, as `str.splitlines` does, said once
+    so that line numbers agree wherever they are counted."""
+    return _LINE_BREAK.split(text)
 
 
 def collapse(value: str) -> str:
-    """Trim, collapse all whitespace (non-breaking spaces included) and drop invisibles."""
-    return " ".join(value.translate(INVISIBLE).split())
+    """Folded, trimmed, all whitespace (non-breaking spaces included) collapsed to single spaces."""
+    return " ".join(fold(value).split())
 
 
 def normalise_code(value: str) -> str:
@@ -33,7 +51,7 @@ def normalise_code(value: str) -> str:
 
 
 def normalise_name(value: str) -> str:
-    """Case and spacing never distinguish two schools."""
+    """Case, spacing, compatibility forms and invisible characters never distinguish two names."""
     return collapse(value).casefold()
 
 

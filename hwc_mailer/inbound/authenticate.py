@@ -20,6 +20,7 @@ from ..edges.protocols import Keyring
 from ..settings.config import Limits, Trust
 from ..settings.rules import Rules, TrustedSender
 from .mime import (
+    Readable,
     ciphertext,
     holds_armor,
     holds_pgp,
@@ -33,7 +34,7 @@ from .mime import (
 
 @dataclass(frozen=True)
 class Authentic:
-    text: str
+    readable: Readable
     sender: TrustedSender
     signer: str
     signed_at: datetime
@@ -91,16 +92,17 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
             return Held(shape)
         if holds_pgp(inner):
             return Held(Reason.NESTED_PGP)
-        text = readable_text(inner)
+        readable = readable_text(inner)
     else:
         text = utf8_text(verified.plaintext)
-    if text is None:
+        readable = Readable(text) if text is not None else None
+    if readable is None:
         return Held(Reason.UNDECODABLE_TEXT)
-    if holds_armor(text):
+    if holds_armor(readable.text) or holds_armor(readable.set_apart):
         return Held(Reason.NESTED_PGP)
     digest = hashlib.sha256(f"{verified.signer}\0{verified.signed_at.timestamp()}\0".encode()
                             + verified.plaintext).hexdigest()
-    return Authentic(text, sender, verified.signer, verified.signed_at, digest)
+    return Authentic(readable, sender, verified.signer, verified.signed_at, digest)
 
 
 def oversized(header: bytes, rules: Rules) -> NotOurs | Held:

@@ -7,9 +7,10 @@ import email
 import email.policy
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage, Message
 
-from ..domain.html import text_from_html
+from ..domain.html import split_html
 from ..domain.outcomes import Held
 from ..domain.reasons import Reason
 from ..domain.text import mentions_handle_with_care
@@ -120,32 +121,53 @@ def holds_pgp(entity: Message) -> bool:
             or any(holds_armor(payload) for _, payload in leaves(entity)))
 
 
-def readable_text(entity: Message) -> str | None:
-    """What a person would read: text/plain preferred over HTML, attachments skipped."""
+@dataclass(frozen=True)
+class Readable:
+    """What a person reads as the new text, and apart from it what came quoted, forwarded or hidden."""
+
+    text: str
+    set_apart: str = ""
+
+
+def readable_text(entity: Message) -> Readable | None:
+    """What a person would read: text/plain preferred over HTML, attachments skipped, a forwarded
+    message (message/rfc822, inline or attached) and HTML quotes set apart."""
     try:
         return _readable(entity)
     except (LookupError, UnicodeError, ValueError):
         return None
 
 
-def _readable(entity: Message) -> str | None:
+def _join(parts: list[Readable]) -> Readable:
+    return Readable("\n".join(part.text for part in parts if part.text),
+                    "\n".join(part.set_apart for part in parts if part.set_apart))
+
+
+def _readable(entity: Message) -> Readable | None:
+    kind = entity.get_content_type()
+    if kind == "message/rfc822":
+        forwarded = [_readable(part) for part in parts_of(entity)]
+        inner = _join([part for part in forwarded if part is not None])
+        return Readable("", "\n".join(text for text in (inner.text, inner.set_apart) if text))
     if entity.get_content_disposition() == "attachment":
         return None
-    kind = entity.get_content_type()
     if entity.is_multipart():
         children = parts_of(entity)
         if kind == "multipart/alternative":
             preferred = sorted(children, key=lambda part: part.get_content_type() != "text/plain")
-            return next((text for part in preferred if (text := _readable(part)) is not None), None)
-        texts = [text for part in children if (text := _readable(part)) is not None]
-        return "\n".join(texts) if texts else None
+            return next((found for part in preferred if (found := _readable(part)) is not None), None)
+        found_parts = [found for part in children if (found := _readable(part)) is not None]
+        return _join(found_parts) if found_parts else None
     if kind not in ("text/plain", "text/html"):
         return None
     payload = entity.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return None
     text = payload.decode(entity.get_content_charset() or "utf-8")
-    return text_from_html(text) if kind == "text/html" else text
+    if kind == "text/html":
+        html = split_html(text)
+        return Readable(html.visible, html.set_apart)
+    return Readable(text)
 
 
 def utf8_text(plaintext: bytes) -> str | None:

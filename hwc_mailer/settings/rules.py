@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from ..domain.text import SCHOOL_CODE, normalise_address, normalise_code, normalise_name
+from ..domain.text import SCHOOL_CODE, has_format_characters, normalise_address, normalise_code, normalise_name
 from ..errors import RulesError
 from .base import Fingerprint, Located, Strict, YamlProblem, load_model
 
@@ -27,6 +27,17 @@ def _address(value: str) -> str:
 
 
 Address = Annotated[str, AfterValidator(_address)]
+
+
+def _visible(value: str) -> str:
+    """Two names that differ only by an invisible character would look the same to every admin."""
+    if has_format_characters(value):
+        raise ValueError(f"{value!r} contains an invisible character (zero-width space, joiner, direction mark or "
+                         "soft hyphen); type the name again without it")
+    return value
+
+
+VisibleText = Annotated[str, AfterValidator(_visible)]
 
 
 class TrustedSender(Strict):
@@ -46,10 +57,16 @@ class Contact(Strict):
 
 class School(Strict):
     code: str = Field(description="BRIN (12AB) or BRIN plus location (12AB00)")
-    name: str
-    aliases: tuple[str, ...] = ()
-    municipality: str
+    name: VisibleText
+    aliases: tuple[VisibleText, ...] = ()
+    municipality: VisibleText
+    serves: tuple[VisibleText, ...] = Field((), description="other municipalities whose children attend this "
+                                                             "school, so a match by name from there is expected")
     contacts: tuple[Contact, ...] = Field(min_length=1)
+
+    def serves_municipality(self, municipality: str) -> bool:
+        wanted = normalise_name(municipality)
+        return wanted in {normalise_name(name) for name in (self.municipality, *self.serves)}
 
     @field_validator("code")
     @classmethod
@@ -70,6 +87,8 @@ class Officer(Strict):
 class Rules(Strict):
     trusted_senders: tuple[TrustedSender, ...] = Field(min_length=1)
     officers: tuple[Officer, ...] = Field(min_length=1, description="who is told when a person is needed")
+    municipalities: tuple[VisibleText, ...] = Field((), description="the sub-region's municipalities (where its "
+                                                                    "children live); those of the schools if empty")
     schools: tuple[School, ...] = ()
 
     @model_validator(mode="after")
@@ -119,6 +138,15 @@ class Rules(Strict):
 
     def school_by_name(self, name: str) -> School | None:
         return self._by_name.get(normalise_name(name))
+
+    @cached_property
+    def _region(self) -> frozenset[str]:
+        names = self.municipalities or tuple(name for school in self.schools
+                                             for name in (school.municipality, *school.serves))
+        return frozenset(map(normalise_name, names))
+
+    def in_region(self, municipality: str) -> bool:
+        return normalise_name(municipality) in self._region
 
     def sender_for_address(self, address: str) -> TrustedSender | None:
         wanted = normalise_address(address)
