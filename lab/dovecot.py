@@ -33,6 +33,7 @@ base_dir = {dir}/run
 state_dir = {dir}/state
 log_path = {dir}/dovecot.log
 protocols = imap lmtp
+login_log_format_elements = user=<%u> method=%m rip=%r lip=%l listener=%{{listener}} mpid=%e %c session=<%{{session}}>
 listen = {host}
 ssl = required
 ssl_cert = <{cert}
@@ -96,8 +97,10 @@ service lmtp {{
 class Dovecot(Service):
     """One Dovecot master with IMAP (STARTTLS), IMAPS and LMTP on loopback ports.
 
-    `capabilities` replaces the advertised CAPABILITY list (Dovecot's `imap_capability`), to
-    play a server without some extension: Dovecot then also refuses the commands left out.
+    `capabilities` replaces the CAPABILITY list advertised before and after login (Dovecot's
+    `imap_capability`), to play a server without some extension. Dovecot still obeys the commands
+    left out; imapclient refuses to send a command the server does not advertise, so a client
+    that ignores the list fails loudly instead of passing by luck.
     """
 
     def __init__(self, directory: Path, tls: LabTls, *, capabilities: str | None = None) -> None:
@@ -184,6 +187,33 @@ class Dovecot(Service):
             uids = client.search("ALL")
             fetched = client.fetch(uids, [b"BODY.PEEK[]"]) if uids else {}
         return [fetched[uid][b"BODY[]"] for uid in sorted(fetched)]
+
+    def flags(self, address: str, folder: str = "INBOX") -> list[tuple[bytes, ...]]:
+        """Each message's flags in `folder`, in UID order, read-only."""
+        with self._imap(address) as client:
+            client.select_folder(folder, readonly=True)
+            fetched = client.fetch(client.search("ALL"), [b"FLAGS"])
+        return [tuple(fetched[uid][b"FLAGS"]) for uid in sorted(fetched)]
+
+    def capabilities_after_login(self, address: str) -> tuple[bytes, ...]:
+        """What a logged-in client is told the server can do, as imapclient's `has_capability` sees it."""
+        with self._imap(address) as client:
+            return tuple(client.capabilities())
+
+    def logins(self, address: str) -> list[tuple[str, str]]:
+        """(listener, security) of each IMAP login so far: ("imap", "TLS") is STARTTLS, ("imaps", "TLS") implicit.
+
+        Dovecot counts loopback as secure and says "secured" for a login without TLS there (elsewhere: "").
+        """
+        found = []
+        for line in self.log_path.read_text().splitlines():
+            _, marker, rest = line.partition("imap-login: Info: Login: ")
+            fields = rest.split(", ")
+            if marker and f"user=<{address}>" in fields:
+                listener = next(field.removeprefix("listener=") for field in fields if field.startswith("listener="))
+                security = next((field for field in fields if "=" not in field), "")
+                found.append((listener, security))
+        return found
 
     def folders(self, address: str) -> list[str]:
         """Every folder name the user sees (flat, "/"-separated)."""

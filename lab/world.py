@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import email.policy
 import secrets
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Literal
 
 import gnupg
 
+from lab.cli import hwc_mailer
 from lab.dovecot import Dovecot
 from lab.gpg import export_public, export_secret, generate_key, import_keys, new_home
 from lab.smtp import RelaySmtp
@@ -102,18 +102,20 @@ class World:
         """Through the product's own `keys import`: listed keys only, certified by the daemon's key."""
         key_file = self.directory / "partners.asc"
         key_file.write_bytes(self.partner_keys())
-        result = subprocess.run([sys.executable, "-m", "hwc_mailer", "--config", str(self.config_path), "keys",
-                                 "import", str(key_file)], capture_output=True, text=True, check=False)
+        result = hwc_mailer(self.config_path, "keys", "import", str(key_file))
         if result.returncode != 0:
             raise RuntimeError(f"keys import failed: {result.stdout}{result.stderr}")
 
     def write_config(self, etc: Path, *, state_dir: Path | None = None, ca_file: Path | None = None,
                      smtp: RelaySmtp | None = None, smtp_ca_file: Path | None = None,
-                     contacts: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> Path:
-        """A service file for the daemon; the keywords replace the lab CA and relay (for TLS refusals)."""
+                     contacts: Mapping[str, Sequence[tuple[str, str]]] | None = None, imap: Dovecot | None = None,
+                     imap_tls: Literal["implicit", "starttls"] = "implicit", idle_seconds: float = 30,
+                     poll_seconds: float = 60) -> Path:
+        """A service file for the daemon; the keywords replace the lab CA, relay and IMAP server (for TLS refusals)."""
         ca = ca_file or self.tls.ca_file
         smtp_ca = smtp_ca_file or ca
         relay = smtp or self.smtp
+        mailbox = imap or self.dovecot
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "password").write_text(self.office_password)
         (etc / "password").chmod(0o600)
@@ -121,13 +123,14 @@ class World:
         config = etc / "config.yaml"
         config.write_text(f"""\
 imap:
-  host: {self.dovecot.host}
-  port: {self.dovecot.imaps_port}
-  tls: implicit
+  host: {mailbox.host}
+  port: {mailbox.imaps_port if imap_tls == "implicit" else mailbox.imap_port}
+  tls: {imap_tls}
   ca_file: {ca}
   username: {OFFICE}
   password: {{file: password}}
-  idle_seconds: 30
+  idle_seconds: {idle_seconds}
+  poll_seconds: {poll_seconds}
 smtp:
   host: {relay.host}
   port: {relay.port}

@@ -1,0 +1,267 @@
+"""The daemon against the servers it meets: no MOVE and no IDLE, STARTTLS, a prompt IDLE wake-up, SIGHUP reloads."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from hwc_mailer.domain.outcomes import Delivered, Held
+from hwc_mailer.domain.reasons import Reason
+from hwc_mailer.settings.config import TlsMode, load_settings
+from lab.dovecot import Dovecot
+from lab.tls import LabTls
+from lab.world import OFFICE, LabSchool, World, sample_signal
+from tests.integration.helpers import SARA, TIM, InProcess, Run, assert_no_personal_data, eventually
+
+# Dovecot 2.3's own post-login CAPABILITY with IDLE and MOVE taken out, so the lone difference from the
+# session server is the two extensions under test. UIDPLUS stays: UID EXPUNGE is how the daemon deletes.
+WITHOUT_MOVE_AND_IDLE = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS "
+    "THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED "
+    "I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY "
+    "PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE"
+)
+MANUAL = "HWC-Handmatig"
+IDLE_SECONDS = 30.0
+
+
+class DaemonProcess:
+    """`hwc-mailer run` as a child; a thread keeps every log line, so a test awaits events and scans them all."""
+
+    def __init__(self, run: Run, config: Path) -> None:
+        env = {**os.environ, "TMPDIR": str(run.directory / "tmp")}
+        with (run.directory / "daemon.stdout").open("w") as stdout:
+            self.process = subprocess.Popen([sys.executable, "-m", "hwc_mailer", "-c", str(config), "run"],
+                                            stdout=stdout, stderr=subprocess.PIPE, text=True, env=env,
+                                            stdin=subprocess.DEVNULL)
+        self.lines: list[str] = []
+        self._ended = False
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def await_event(self, event: str, after: int = 0, timeout: float = 30.0) -> int:
+        """The index of the first log line from `after` on with this event; fails once the daemon ends without it."""
+        marker = f'"event": "{event}"'
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for index in range(after, len(self.lines)):
+                    if marker in self.lines[index]:
+                        return index
+                left = deadline - time.monotonic()
+                if self._ended or left <= 0:
+                    pytest.fail(f"no {event!r} from the daemon; its log:\n{self.output}")
+                self._changed.wait(left)
+
+    def events(self, event: str) -> list[str]:
+        with self._changed:
+            return [line for line in self.lines if f'"event": "{event}"' in line]
+
+    @property
+    def output(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def send(self, signum: signal.Signals) -> None:
+        self.process.send_signal(signum)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then the exit code once the process and its log have ended."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(5.0)
+
+
+@contextmanager
+def daemon(run: Run, config: Path) -> Iterator[DaemonProcess]:
+    """A running daemon that is killed on the way out, whatever the test did."""
+    child = DaemonProcess(run, config)
+    try:
+        yield child
+    finally:
+        child.kill()
+
+
+@pytest.fixture(scope="module")
+def bare_server(lab_dir: Path, lab_tls: LabTls, world: World) -> Iterator[Dovecot]:
+    """A second Dovecot that advertises neither MOVE nor IDLE, with the office's account only."""
+    with Dovecot(lab_dir / "dovecot-bare", lab_tls, capabilities=WITHOUT_MOVE_AND_IDLE) as server:
+        server.add_user(OFFICE, world.office_password)
+        capabilities = server.capabilities_after_login(OFFICE)
+        assert b"MOVE" not in capabilities and b"IDLE" not in capabilities, capabilities
+        assert b"UIDPLUS" in capabilities
+        yield server
+
+
+@pytest.fixture
+def bare(bare_server: Dovecot) -> Dovecot:
+    """The bare server emptied; the relay still delivers into the session Dovecot, so schools read mail there."""
+    bare_server.clear()
+    return bare_server
+
+
+def school(world: World, code: str) -> LabSchool:
+    return next(candidate for candidate in world.schools if candidate.code == code)
+
+
+def rules_without(world: World, code: str) -> str:
+    """The lab's rules with one school left out."""
+    yaml = YAML(typ="safe")
+    rules = yaml.load(world.rules_yaml())
+    rules["schools"] = [entry for entry in rules["schools"] if entry["code"] != code]
+    assert rules["schools"], "the other school must stay"
+    text = io.StringIO()
+    yaml.dump(rules, text)
+    return text.getvalue()
+
+
+def every_school_has_mail(world: World) -> bool:
+    return all(world.school_mail(each) for each in world.schools)
+
+
+def test_without_move_a_held_signal_is_copied_and_expunged_and_a_good_one_delivered(run: Run, bare: Dovecot) -> None:
+    world = run.world
+    config = world.write_config(run.directory / "etc-bare", state_dir=run.directory / "state", imap=bare)
+    bare.deliver(OFFICE, world.signal_mail(sample_signal([TIM, SARA])))
+    bare.deliver(OFFICE, world.signal_mail(sample_signal([{**TIM, "School": "99ZZ00"}])))
+
+    outcomes = InProcess(run).once(config)
+
+    delivered, held_outcome = outcomes
+    assert delivered == Delivered(("12AB00", "56EF00"), 2)
+    assert isinstance(held_outcome, Held) and held_outcome.reason is Reason.UNKNOWN_SCHOOL
+    assert bare.messages(OFFICE) == []
+    # imapclient refuses MOVE on a server that does not offer it: this copy came by COPY, \Deleted, UID EXPUNGE.
+    (held,) = bare.messages(OFFICE, MANUAL)
+    assert b"99ZZ00" not in held, "the held copy is still the encrypted original"
+    (flags,) = bare.flags(OFFICE, MANUAL)
+    assert not {b"\\Deleted", b"\\Seen"} & set(flags), flags
+    assert all(len(world.school_mail(each)) == 1 for each in world.schools)
+    assert len(world.officer_mail()) == 1
+    log = (run.directory / "daemon.log").read_text()
+    assert '"event": "outage"' not in log
+    assert_no_personal_data([log], run.written)
+
+
+def test_without_idle_the_daemon_polls_and_forwards_a_signal_that_arrives(run: Run, bare: Dovecot) -> None:
+    world = run.world
+    config = world.write_config(run.directory / "etc-bare", state_dir=run.directory / "state", imap=bare,
+                                idle_seconds=IDLE_SECONDS, poll_seconds=1)
+    with daemon(run, config) as child:
+        child.await_event("ready")
+        bare.deliver(OFFICE, world.signal_mail(sample_signal([TIM, SARA])))
+        # Well inside one IDLE period: only the polling interval can have found it this soon.
+        assert eventually(lambda: every_school_has_mail(world), timeout=IDLE_SECONDS / 3)
+        assert eventually(lambda: bare.messages(OFFICE) == [])
+        assert child.process.poll() is None
+        code = child.terminate()
+    assert code == 0
+    assert child.events("stopped")
+    assert not child.events("outage"), "asking a server without IDLE for IDLE is an error, not a wait"
+    assert_no_personal_data([child.output], run.written)
+
+
+def test_imap_over_starttls_delivers_a_signal(run: Run) -> None:
+    world = run.world
+    config = world.write_config(run.directory / "etc-starttls", state_dir=run.directory / "state",
+                                imap_tls="starttls")
+    settings = load_settings(config)
+    assert (settings.imap.port, settings.imap.tls) == (world.dovecot.imap_port, TlsMode.starttls)
+    logins_before = len(world.dovecot.logins(OFFICE))
+    world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
+
+    outcomes = InProcess(run).once(config)
+
+    assert outcomes == [Delivered(("12AB00", "56EF00"), 2)]
+    assert all(len(world.school_mail(each)) == 1 for each in world.schools)
+    assert world.dovecot.messages(OFFICE) == []
+    assert world.dovecot.messages(OFFICE, "Sent") == []
+    # Dovecot says "secured" for a plaintext login on loopback and "TLS" once STARTTLS is done.
+    product_logins = [security for listener, security in world.dovecot.logins(OFFICE)[logins_before:]
+                      if listener == "imap"]
+    assert product_logins and set(product_logins) == {"TLS"}, product_logins
+    assert_no_personal_data([(run.directory / "daemon.log").read_text()], run.written)
+
+
+def test_idle_wakes_the_daemon_well_inside_one_idle_period(run: Run) -> None:
+    world = run.world
+    config = world.write_config(run.directory / "etc-idle", state_dir=run.directory / "state",
+                                idle_seconds=IDLE_SECONDS, poll_seconds=IDLE_SECONDS)
+    with daemon(run, config) as child:
+        child.await_event("ready")
+        world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
+        assert eventually(lambda: every_school_has_mail(world), timeout=IDLE_SECONDS / 3), \
+            "the signal waited for the IDLE period to run out instead of waking the daemon"
+        assert eventually(lambda: world.dovecot.messages(OFFICE) == [])
+        code = child.terminate()
+    assert code == 0
+    assert child.events("stopped")
+    assert_no_personal_data([child.output], run.written)
+
+
+def test_sighup_loads_rules_that_know_a_new_school(run: Run) -> None:
+    world = run.world
+    rules = run.directory / "etc" / "rules.yaml"
+    rules.write_text(rules_without(world, "56EF00"))
+    heuvel = school(world, "56EF00")
+    with daemon(run, run.config) as child:
+        ready = child.await_event("ready")
+        rules.write_text(world.rules_yaml())
+        child.send(signal.SIGHUP)
+        child.await_event("reloaded", after=ready)
+        world.deliver_signal(world.signal_mail(sample_signal([SARA])))
+        assert eventually(lambda: len(world.school_mail(heuvel)) == 1)
+        assert eventually(lambda: world.dovecot.messages(OFFICE) == [])
+        code = child.terminate()
+    assert code == 0
+    assert world.dovecot.messages(OFFICE, MANUAL) == []
+    assert not child.events("reload-failed")
+    assert_no_personal_data([child.output], run.written)
+
+
+def test_sighup_with_broken_rules_keeps_the_old_ones_and_the_daemon_running(run: Run) -> None:
+    world = run.world
+    rules = run.directory / "etc" / "rules.yaml"
+    with daemon(run, run.config) as child:
+        ready = child.await_event("ready")
+        rules.write_text("schools: [\n  - code: 12AB00\n    name: {unclosed\n")
+        child.send(signal.SIGHUP)
+        failed = child.await_event("reload-failed", after=ready)
+        world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
+        assert eventually(lambda: every_school_has_mail(world))
+        assert eventually(lambda: world.dovecot.messages(OFFICE) == [])
+        assert child.process.poll() is None, "a bad rules file must not end the daemon"
+        code = child.terminate()
+    assert code == 0
+    assert "rules.yaml" in child.lines[failed]
+    assert child.events("stopped")
+    assert_no_personal_data([child.output], run.written)
