@@ -5,6 +5,7 @@ outage (once) or a signal that would be held (route), 2 the configuration, rules
 templates cannot be used.
 """
 
+import getpass
 import json
 import resource
 import sys
@@ -13,24 +14,27 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import BinaryIO, NoReturn, TextIO
 
 import click
 import structlog
 
 from . import logging as hwc_logging
 from .domain.outcomes import Delivered, Held, NotOurs, Outcome
+from .domain.reasons import Disposition
 from .domain.routing import Delivery
 from .domain.routing import route as route_signal
 from .domain.signal import AgeRange, Signal, age_on, parse_signal
 from .edges.protocols import KeyState
+from .edges.register import read_info
 from .edges.store import SqlStore
 from .edges.systemd import Notifier
-from .errors import HwcError, Outage, RulesError
+from .errors import ConfigError, HwcError, Outage, RulesError
 from .service.daemon import Daemon
 from .service.keys import import_keys, key_statuses, keyring_problems
-from .service.pipeline import Context, Edges
-from .service.setup import assemble, load_context, mailbox, open_edges, transport
+from .service.pipeline import REGISTER_GAP, Context, Edges
+from .service.register import describe, import_register, register_key
+from .service.setup import assemble, load_context, mailbox, open_edges, register_of, transport
 from .settings.config import Settings, load_settings
 from .settings.rules import School, load_rules
 
@@ -129,7 +133,7 @@ def run(invocation: Invocation) -> None:
 def check(invocation: Invocation, offline: bool) -> None:
     """Validate config, rules, templates and keys, and try the servers."""
     with opened(invocation) as (settings, context, edges):
-        problems = key_problems(settings, context, edges)
+        problems = key_problems(settings, context, edges) + register_problems(settings, context)
         if not offline:
             problems += connection_problems(settings)
     for problem in problems:
@@ -149,6 +153,26 @@ def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str
         elif status.expiring:
             click.echo(f"warning: {line}")
     return problems + keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
+
+
+def register_problems(settings: Settings, context: Context) -> list[str]:
+    """A register index that is missing, unreadable or of another key is a problem; a stale one a warning."""
+    path = settings.register_index
+    if path is None or settings.lookup is None:
+        return []
+    try:
+        info = read_info(path, register_key(settings))
+    except HwcError as error:
+        return [str(error)]
+    if info is None:
+        return [f"register index {path} does not exist yet; import the export with `hwc-mailer register import`"]
+    if not info.key_matches:
+        return [f"register index {path} was made with another key than register.key; import the export again"]
+    age = (context.now() - info.imported_at).total_seconds() / 86400
+    if age > settings.lookup.max_age_days:
+        click.echo(f"warning: register index {path} is {age:.1f} days old (more than {settings.lookup.max_age_days:g});"
+                   " is the export timer running? (systemctl status hwc-mailer-register.timer)")
+    return []
 
 
 def connection_problems(settings: Settings) -> list[str]:
@@ -186,11 +210,14 @@ def stats(invocation: Invocation, as_json: bool) -> None:
     widths = [max(len(line[index]) for line in table) for index in range(len(header))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-    delivered = [row for row in rows if row["outcome"] == "delivered"]
+    delivered = [row for row in rows if row["outcome"] == Disposition.DELIVERED.value]
     totals = {key: sum(row[key] for row in delivered) for key in ("signals", "children", "schools")}
-    held = sum(row["signals"] for row in rows if row["outcome"] != "delivered")
+    held_prefixes = tuple(f"{disposition.value}:" for disposition in (Disposition.MANUAL, Disposition.QUARANTINED))
+    held = sum(row["signals"] for row in rows if str(row["outcome"]).startswith(held_prefixes))
+    gaps = sum(row["children"] for row in rows if row["outcome"] == REGISTER_GAP)
     click.echo(f"delivered: {totals['signals']} signal(s), {totals['children']} child(ren), "
-               f"{totals['schools']} school(s); held for a person: {held}")
+               f"{totals['schools']} school(s); held for a person: {held}"
+               + (f"; {gaps} child(ren) sent by the School: line but not in the register" if gaps else ""))
 
 
 @main.group(invoke_without_command=True)
@@ -259,17 +286,23 @@ def rules_check(invocation: Invocation, rules_file: Path | None) -> None:
 
 @main.command()
 @click.argument("signal_file", type=click.File("r", encoding="utf-8"))
+@click.option("--register", "use_register", is_flag=True,
+              help="also look the children up in the register index (each lookup is logged, without content)")
 @click.pass_obj
-def route(invocation: Invocation, signal_file: TextIO) -> None:
+def route(invocation: Invocation, signal_file: TextIO, use_register: bool) -> None:
     """Dry run on a plaintext signal (FILE, or - for standard input): what is parsed, where each child would go.
 
-    Sends nothing and writes nothing; names and dates are not repeated in the output.
+    Sends nothing and writes nothing; names and dates are not repeated in the output. The register is
+    consulted only with --register, so a shell account is no quiet way to query it.
     """
     try:
         settings = _settings(invocation)
         rules = load_rules(settings.rules)
+        register = register_of(settings) if use_register else None
     except HwcError as error:
         _fail(error)
+    if use_register and register is None:
+        _fail(ConfigError("--register: the service file has no register: section"))
     text = signal_file.read()
     today = utc_now().date()
     signal = parse_signal(text, today=today, ages=AgeRange(settings.ages.minimum, settings.ages.maximum))
@@ -279,11 +312,19 @@ def route(invocation: Invocation, signal_file: TextIO) -> None:
     for number, child in enumerate(signal.children, start=1):
         written = f"School: {child.school!r}" if child.school else "no School: line"
         click.echo(f"child {number}: name and date of birth read (age {age_on(child.birth_date, today)}), {written}")
-    routed = route_signal(signal, rules)
+    try:
+        routed = route_signal(signal, rules, register)
+    except HwcError as error:
+        _fail(error)
+    if register is not None:
+        log.warning("register-lookup", command="route", user=getpass.getuser(), count=len(signal.children),
+                    outcome=routed.code if isinstance(routed, Held) else "routed")
     if isinstance(routed, Held):
         _print_held(routed)
         sys.exit(1)
-    _print_deliveries(signal, routed)
+    _print_deliveries(signal, routed.deliveries)
+    if routed.register_gaps:
+        click.echo(f"{routed.register_gaps} child(ren) routed by the School: line only: not in the register")
 
 
 def _print_held(held: Held) -> None:
@@ -300,3 +341,53 @@ def _print_deliveries(signal: Signal, deliveries: Sequence[Delivery[School]]) ->
         click.echo(f"would deliver to {school.code} {school.name} ({school.municipality}): child(ren) {children}")
         for contact in school.contacts:
             click.echo(f"  contact {contact.email} key {contact.fingerprint}")
+
+
+@main.group("register", invoke_without_command=True)
+@click.pass_context
+def register_group(ctx: click.Context) -> None:
+    """The register index: when it was imported, how many pupils, whether its key matches."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        settings = _settings(ctx.obj)
+        path = settings.register_index
+        if path is None:
+            raise ConfigError("the service file has no register: section; see docs/register.md")
+        info = read_info(path, register_key(settings))
+    except HwcError as error:
+        _fail(error)
+    if info is None:
+        click.echo(f"no index yet at {path}; import the export with `hwc-mailer register import`")
+        sys.exit(1)
+    for line in describe(info, utc_now()):
+        click.echo(line)
+    sys.exit(0 if info.key_matches else 1)
+
+
+@register_group.command("import")
+@click.argument("export", type=click.File("rb"))
+@click.option("--force", is_flag=True, help="replace the index even when the export lost many pupils")
+@click.pass_obj
+def register_import(invocation: Invocation, export: BinaryIO, force: bool) -> None:
+    """Build the index from the leerplicht administration's export (FILE, or - for standard input).
+
+    The export is read once and kept nowhere; rows that cannot be read are named by line number only.
+    """
+    try:
+        settings = _settings(invocation)
+        if settings.lookup is None:
+            raise ConfigError("the service file has no register: section; see docs/register.md")
+        report = import_register(export.read(), settings, utc_now(), force=force)
+    except HwcError as error:
+        _fail(error)
+    for problem in report.skipped:
+        click.echo(f"skipped {problem}", err=True)
+    if report.info is None:
+        click.echo(f"refused: {report.refused}", err=True)
+        log.error("register-import-refused", count=report.pupils)
+        sys.exit(1)
+    log.info("register-imported", count=report.info.pupils, entries=report.info.entries, skipped=len(report.skipped))
+    click.echo(f"imported {report.info.pupils} pupil(s) into {settings.register_index} "
+               f"({report.info.entries} entries; {len(report.skipped)} row(s) skipped)")
+    sys.exit(1 if report.skipped else 0)

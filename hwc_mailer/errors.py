@@ -8,6 +8,7 @@
      │    ├── MailboxUnavailable    IMAP server unreachable, TLS or login failed
      │    └── TransportUnavailable  SMTP server unreachable, TLS or login failed, or a 4xx answer
      ├── TransportRejected     SMTP answered 5xx: retrying the same mail will not help
+     ├── RegisterUnavailable   the configured register index is missing, damaged or of another key
      └── CryptoError           gpg failed where it should not (missing key, broken home)
 
 A signal with a bad date or an unknown school is not an error: it is an outcome
@@ -55,6 +56,10 @@ class TransportUnavailable(Outage):
 
 class TransportRejected(HwcError):
     pass
+
+
+class RegisterUnavailable(HwcError):
+    """The configured register index cannot be read: missing, damaged, or made with another key."""
 
 
 class CryptoError(HwcError):

@@ -1,9 +1,12 @@
 """The local demo: one signal through a real mail stack on 127.0.0.1, and what each party sees.
 
 Starts Dovecot and an SMTP relay with a throwaway CA, makes throwaway keys,
-delivers a signed and encrypted sample signal (two children, two schools) into
-the Leerplicht inbox, runs `hwc-mailer once`, then shows each school's mailbox
-decrypted with that school's own key and the emptied inbox and Sent folder.
+pipes an invented export of the leerplicht administration into `hwc-mailer
+register import -` (the pseudonymised register index), delivers a signed and
+encrypted sample signal into the Leerplicht inbox (two children, name and date of
+birth only, as Veilig Thuis writes them), runs `hwc-mailer once`, then shows each
+school's mailbox decrypted with that school's own key and the emptied inbox and
+Sent folder.
 Then a forged signal goes to quarantine and the officer's alert is shown, and
 finally `hwc-mailer stats`. Stops what it started and removes every file it made.
 Exit status 0 only when every one of those checks held.
@@ -18,7 +21,7 @@ import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
-from lab.children import SARA, TIM
+from lab.children import REGISTER_EXPORT, SARA_ONLY_NAME, TIM, TIM_ONLY_NAME
 from lab.cli import hwc_mailer
 from lab.dovecot import Dovecot
 from lab.gpg import kill_agents
@@ -31,10 +34,10 @@ def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def show(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def show(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `hwc-mailer ARGS...` and show the command, its output and its log."""
-    print("$ hwc-mailer " + " ".join(args), flush=True)
-    result = hwc_mailer(config, *args)
+    print("$ " + ("leerplicht-export | " if stdin is not None else "") + "hwc-mailer " + " ".join(args), flush=True)
+    result = hwc_mailer(config, *args, stdin=stdin)
     print(result.stdout, end="")
     if result.stderr:
         print("(log)\n" + result.stderr, end="")
@@ -55,14 +58,20 @@ def main() -> int:
             for school in world.schools:
                 print(f"{school.code} {school.name}: {school.address}, key {school.fingerprint}")
 
-            step("Veilig Thuis sends a signed and encrypted signal with two children to the Leerplicht inbox")
-            world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
+            step("the leerplicht administration's export goes into the pseudonymised register index")
+            config = world.write_config(world.directory / "etc", register=True)
+            if show(config, "register", "import", "-", stdin=REGISTER_EXPORT).returncode != 0:
+                failures.append("hwc-mailer register import failed")
+            show(config, "register")
+
+            step("Veilig Thuis sends a signed and encrypted signal: two children, name and date of birth only")
+            world.deliver_signal(world.signal_mail(sample_signal([TIM_ONLY_NAME, SARA_ONLY_NAME])))
             print(f"{OFFICE} INBOX holds {len(dovecot.messages(OFFICE))} message(s)")
 
             step("running the daemon once")
-            if show(world.config_path, "check").returncode != 0:
+            if show(config, "check").returncode != 0:
                 failures.append("hwc-mailer check found problems")
-            if show(world.config_path, "once").returncode != 0:
+            if show(config, "once").returncode != 0:
                 failures.append("hwc-mailer once failed")
 
             delivered = []
@@ -98,7 +107,7 @@ def main() -> int:
             forged = world.armored(f"Content-Type: text/plain\r\n\r\n{sample_signal([TIM])}".encode(),
                                    signer=school.fingerprint, signer_home=school.home)
             world.deliver_signal(world.signal_mail("", encrypted=forged))
-            show(world.config_path, "once")
+            show(config, "once")
             quarantined = len(dovecot.messages(OFFICE, "HWC-Quarantaine"))
             print(f"HWC-Quarantaine: {quarantined} message(s); what the officer reads:\n")
             alerts = world.officer_mail()
@@ -109,7 +118,7 @@ def main() -> int:
                 failures.append("the forgery was not quarantined with exactly one alert and nothing sent")
 
             step("anonymous counters")
-            show(world.config_path, "stats")
+            show(config, "stats")
     finally:
         for keyring in directory.rglob("pubring.kbx"):
             kill_agents(keyring.parent)

@@ -110,8 +110,11 @@ class World:
                      smtp: RelaySmtp | None = None, smtp_ca_file: Path | None = None,
                      contacts: Mapping[str, Sequence[tuple[str, str]]] | None = None, imap: Dovecot | None = None,
                      imap_tls: Literal["implicit", "starttls"] = "implicit", idle_seconds: float = 30,
-                     poll_seconds: float = 60) -> Path:
-        """A service file for the daemon; the keywords replace the lab CA, relay and IMAP server (for TLS refusals)."""
+                     poll_seconds: float = 60, register: bool = False) -> Path:
+        """A service file for the daemon; the keywords replace the lab CA, relay and IMAP server (for TLS refusals).
+
+        With `register`, the register lookup is on, its key a file beside the service file (not in the state dir).
+        """
         ca = ca_file or self.tls.ca_file
         smtp_ca = smtp_ca_file or ca
         relay = smtp or self.smtp
@@ -149,6 +152,12 @@ rules: rules.yaml
 templates: {REPO / 'templates'}
 state_dir: {state_dir or etc.parent / 'state'}
 """)
+        if register:
+            key = etc / "register.key"
+            key.write_text(secrets.token_urlsafe(32))
+            key.chmod(0o600)
+            with config.open("a") as handle:
+                handle.write("register:\n  key: {file: register.key}\n")
         return config
 
     def rules_yaml(self, contacts: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> str:

@@ -58,6 +58,11 @@ class Reason(Enum):
     QUOTED_SIGNAL = "quoted-signal"
     OTHER_REGION = "other-region"
     MUNICIPALITY_MISMATCH = "municipality-mismatch"
+    NOT_IN_REGISTER = "not-in-register"
+    AMBIGUOUS_REGISTER = "ambiguous-register"
+    REGISTER_MISMATCH = "register-mismatch"
+    SCHOOL_NOT_PARTICIPATING = "school-not-participating"
+    REGISTER_UNAVAILABLE = "register-unavailable"
     NO_SCHOOL = "no-school"
     UNKNOWN_SCHOOL = "unknown-school"
     AMBIGUOUS_SCHOOL = "ambiguous-school"
@@ -215,6 +220,29 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
         "Stel vast welke school het kind bezoekt (leerlingenadministratie). Bezoekt het kind echt die school, "
         "laat de beheerder dan in de regels vastleggen dat de school ook die gemeente bedient (serves). "
         + _BY_HAND),
+    Reason.NOT_IN_REGISTER: (
+        _M, "Een kind is niet gevonden in het register (de leerlingenindex uit de leerplichtadministratie) en in "
+            "het signaal staat geen school.",
+        "Zoek het kind op in de leerplichtadministratie (let op andere schrijfwijzen van de naam en op een "
+        f"recente verhuizing). {_BY_HAND}"),
+    Reason.AMBIGUOUS_REGISTER: (
+        _M, "In het register staan voor deze naam en geboortedatum meer scholen (bijvoorbeeld twee kinderen met "
+            "dezelfde naam en geboortedatum).",
+        "Stel in de leerplichtadministratie vast welk kind het is en welke van de genoemde scholen het bezoekt. "
+        + _BY_HAND),
+    Reason.REGISTER_MISMATCH: (
+        _M, "De school in het signaal is een andere dan de school van het kind in het register.",
+        "Stel vast welke school het kind nu bezoekt (een recente overstap, of een fout in het signaal); vraag het "
+        f"zo nodig na bij Veilig Thuis. {_BY_HAND}"),
+    Reason.SCHOOL_NOT_PARTICIPATING: (
+        _M, "De school van het kind volgens het register staat niet in de regels (doet niet mee, ligt in een "
+            "andere regio of is een school voor voortgezet onderwijs).",
+        "Ga na of de school meedoet aan Handle with Care. Zo ja, laat de beheerder haar in de regels opnemen en "
+        f"{_BY_HAND[0].lower()}{_BY_HAND[1:]}"),
+    Reason.REGISTER_UNAVAILABLE: (
+        _M, "Het register (de leerlingenindex) kon niet worden gelezen.",
+        "Meld het de beheerder: de index ontbreekt, is beschadigd of is met een andere sleutel gemaakt "
+        f"('hwc-mailer register'). {_BY_HAND}"),
     Reason.NO_SCHOOL: (
         _M, "Bij een kind staat geen school.",
         f"Zoek de school van het kind op in de leerlingenadministratie. {_BY_HAND}"),

@@ -5,9 +5,13 @@ decides. Siblings at different schools give one Delivery per school, in the orde
 schools first appear in the signal. The rules reach this module only through the
 `Directory` Protocol, so routing stays pure and knows nothing of YAML.
 
+The school is found the way a Leerplicht officer finds it: in the education register
+by name and date of birth, with a `School:` line, when there is one, as a cross-check
+that must agree. Without a register the `School:` line alone decides.
+
 `Gemeente:` is where the child lives (Leerplicht works by residence): it must lie in
-the sub-region, and a school found by its name alone must lie in that municipality or
-serve it, since a school of the same name may stand elsewhere.
+the sub-region, and a school found by its name alone (no code, no register) must lie
+in that municipality or serve it, since a school of the same name may stand elsewhere.
 """
 
 from dataclasses import dataclass
@@ -15,6 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .outcomes import Held
 from .reasons import Reason
+from .register import Register
 from .signal import Child, Signal
 from .text import SCHOOL_CODE, normalise_code
 
@@ -48,6 +53,12 @@ class Delivery(Generic[SchoolT]):
     children: tuple[Child, ...]
 
 
+@dataclass(frozen=True)
+class Routed(Generic[SchoolT]):
+    deliveries: tuple[Delivery[SchoolT], ...]
+    register_gaps: int = 0      # children sent by their School: line whom the register does not know
+
+
 def find_school(written: str, directory: Directory[SchoolT]) -> SchoolT | Reason:
     """The one school a signal's `School:` value names, or why there is none."""
     code = normalise_code(written)
@@ -67,20 +78,49 @@ def _near_miss(code: str, directory: Directory[SchoolT]) -> bool:
     return directory.school_by_code(code[:4]) is not None
 
 
-def route(signal: Signal, directory: Directory[SchoolT]) -> tuple[Delivery[SchoolT], ...] | Held:
+def route(signal: Signal, directory: Directory[SchoolT], register: Register | None = None) -> Routed[SchoolT] | Held:
+    """One delivery per school, or the first child a person must look at."""
     by_code: dict[str, list[Child]] = {}
     schools: dict[str, SchoolT] = {}
+    gaps = 0
     for number, child in enumerate(signal.children, start=1):
         if child.municipality and not directory.in_region(child.municipality):
             return Held(Reason.OTHER_REGION, child=number)
-        if not child.school:
+        found = _school_of(child, number, directory, register)
+        if isinstance(found, Held):
+            return found
+        school, gap = found
+        gaps += gap
+        schools.setdefault(school.code, school)
+        by_code.setdefault(school.code, []).append(child)
+    return Routed(tuple(Delivery(schools[code], tuple(children)) for code, children in by_code.items()), gaps)
+
+
+def _school_of(child: Child, number: int, directory: Directory[SchoolT],
+               register: Register | None) -> tuple[SchoolT, bool] | Held:
+    """The child's school, and whether it came from a School: line the register does not confirm."""
+    listed = register.schools_of(child.name, child.birth_date) if register is not None else None
+    named = f"het register noemt {', '.join(sorted(listed))}" if listed else ""
+    if not child.school:
+        if listed is None:
             return Held(Reason.NO_SCHOOL, child=number)
-        found = find_school(child.school, directory)
-        if isinstance(found, Reason):
-            return Held(found, child=number)
-        named = SCHOOL_CODE.match(normalise_code(child.school)) is None
-        if child.municipality and named and not found.serves_municipality(child.municipality):
-            return Held(Reason.MUNICIPALITY_MISMATCH, child=number)
-        schools.setdefault(found.code, found)
-        by_code.setdefault(found.code, []).append(child)
-    return tuple(Delivery(schools[code], tuple(children)) for code, children in by_code.items())
+        if not listed:
+            return Held(Reason.NOT_IN_REGISTER, child=number)
+        if len(listed) > 1:
+            return Held(Reason.AMBIGUOUS_REGISTER, named, child=number)
+        (code,) = listed
+        school = directory.school_by_code(code) or (directory.school_by_code(code[:4]) if len(code) > 4 else None)
+        if school is None:
+            return Held(Reason.SCHOOL_NOT_PARTICIPATING, f"school {code}", child=number)
+        return school, False
+    written = find_school(child.school, directory)
+    if isinstance(written, Reason):
+        return Held(written, child=number)
+    if listed:
+        if not any(code == written.code or code[:4] == written.code for code in listed):
+            return Held(Reason.REGISTER_MISMATCH, named, child=number)
+        return written, False
+    by_name = SCHOOL_CODE.match(normalise_code(child.school)) is None
+    if child.municipality and by_name and not written.serves_municipality(child.municipality):
+        return Held(Reason.MUNICIPALITY_MISMATCH, child=number)
+    return written, listed is not None

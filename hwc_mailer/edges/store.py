@@ -178,17 +178,19 @@ class SqlStore:
             session.merge(JournalDelivery(source=source, delivery=delivery, at=at))
             session.commit()
 
-    def record_outcome(self, source: str, outcome: str, month: str, tallies: Sequence[Tally]) -> None:
-        """The outcome and its counts in one transaction: a signal is counted exactly once."""
+    def record_outcome(self, source: str, outcome: str, month: str, tallies: Sequence[Tally],
+                       also: Sequence[tuple[str, Tally]] = ()) -> None:
+        """The outcome and its counts (and `also` counts under other outcomes) in one transaction: a signal is
+        counted exactly once."""
         with Session(self._engine) as session:
             row = session.get(JournalSource, source)
             if row is None:
                 raise ValueError("an outcome is recorded only for a source whose attempt was counted")
             row.outcome = outcome
             session.add(row)
-            for tally in tallies:
-                counter = session.get(Counter, (month, tally.municipality, outcome)) or Counter(
-                    month=month, municipality=tally.municipality, outcome=outcome)
+            for counted, tally in [*((outcome, tally) for tally in tallies), *also]:
+                counter = session.get(Counter, (month, tally.municipality, counted)) or Counter(
+                    month=month, municipality=tally.municipality, outcome=counted)
                 counter.signals += tally.signals
                 counter.children += tally.children
                 counter.schools += tally.schools

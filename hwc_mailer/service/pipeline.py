@@ -32,10 +32,11 @@ import structlog
 
 from ..domain.outcomes import Delivered, Held, NotOurs, Outcome, parse_outcome_code
 from ..domain.reasons import Disposition, Reason
+from ..domain.register import Register
 from ..domain.routing import Delivery, route
 from ..domain.signal import AgeRange, Signal, parse_signal
 from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Store, Tally, Transport
-from ..errors import Outage, TransportRejected
+from ..errors import Outage, RegisterUnavailable, TransportRejected
 from ..inbound.authenticate import authenticate, claimed_sender, oversized
 from ..inbound.mime import Readable, message_id_of, read_message
 from ..outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
@@ -45,6 +46,9 @@ from ..settings.rules import Rules, School
 from .alerts import REPEAT_EVERY, Alert, Alerter
 
 log = structlog.get_logger("hwc_mailer.pipeline")
+
+# The counter of children sent by their School: line whom the register does not know (moved in, stale export).
+REGISTER_GAP = "register-gap"
 
 
 class MailboxAction(Enum):
@@ -81,21 +85,28 @@ class Context:
     templates: Templates
     secret: bytes
     now: Clock
+    register: Register | None = None
 
 
 @dataclass(frozen=True)
 class Plan:
     deliveries: tuple[Delivery[School], ...]
+    register_gaps: int = 0
 
 
-def plan(readable: Readable, rules: Rules, settings: Settings, now: datetime) -> Plan | Held:
+def plan(readable: Readable, context: Context, now: datetime) -> Plan | Held:
     """From the authentic text to one delivery per school, or why a person must do it."""
-    signal = parse_signal(readable.text, today=now.date(), ages=AgeRange(settings.ages.minimum, settings.ages.maximum),
+    ages = context.settings.ages
+    signal = parse_signal(readable.text, today=now.date(), ages=AgeRange(ages.minimum, ages.maximum),
                           set_apart=readable.set_apart)
     if not isinstance(signal, Signal):
         return signal
-    routed = route(signal, rules)
-    return routed if isinstance(routed, Held) else Plan(routed)
+    try:
+        routed = route(signal, context.rules, context.register)
+    except RegisterUnavailable as error:
+        log.error("register-unavailable", error=str(error))
+        return Held(Reason.REGISTER_UNAVAILABLE)
+    return routed if isinstance(routed, Held) else Plan(routed.deliveries, routed.register_gaps)
 
 
 def source_key(folder: str, uidvalidity: int, uid: int) -> str:
@@ -214,7 +225,7 @@ class Pipeline:
         replay = keyed_digest(self.context.secret, "replay", authentic.digest.encode())
         if self.edges.store.claim_signal(replay, source, now) != source:
             return Held(Reason.REPLAY)
-        return plan(authentic.readable, self.context.rules, settings, now)
+        return plan(authentic.readable, self.context, now)
 
     def _carry_out(self, decision: Plan | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
         """Send every delivery of a plan that has not been accepted yet; any other decision is already final."""
@@ -278,7 +289,8 @@ class Pipeline:
             log.warning("held", outcome=outcome.code, reason=outcome.reason.value, folder=folder,
                         child_number=outcome.child)
         elif isinstance(outcome, Delivered):
-            store.record_outcome(source, outcome.code, month, _tallies(planned.deliveries if planned else ()))
+            gaps = [(REGISTER_GAP, Tally("", 0, planned.register_gaps, 0))] if planned and planned.register_gaps else []
+            store.record_outcome(source, outcome.code, month, _tallies(planned.deliveries if planned else ()), gaps)
             log.info("delivered", schools=",".join(outcome.schools), children=outcome.children)
         else:
             store.record_outcome(source, outcome.code, month, [])

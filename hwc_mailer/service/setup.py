@@ -9,6 +9,7 @@ from ..edges.gpg import GpgKeyring
 from ..edges.imap import ImapMailbox
 from ..edges.login import login_for
 from ..edges.protocols import Clock
+from ..edges.register import RegisterIndex
 from ..edges.smtp import SmtpTransport
 from ..edges.store import SqlStore
 from ..outbound.notice import Templates
@@ -17,6 +18,7 @@ from ..settings.rules import load_rules
 from .alerts import Alerter
 from .maintenance import Maintenance
 from .pipeline import Context, Edges, Pipeline
+from .register import register_key
 
 
 def state_secret(state_dir: Path) -> bytes:
@@ -30,9 +32,15 @@ def state_secret(state_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+def register_of(settings: Settings) -> RegisterIndex | None:
+    """The embedded register index when the service file configures one."""
+    path = settings.register_index
+    return RegisterIndex(path, register_key(settings)) if path is not None else None
+
+
 def load_context(settings: Settings, now: Clock) -> Context:
     return Context(settings=settings, rules=load_rules(settings.rules), templates=Templates(settings.templates),
-                   secret=state_secret(settings.state_dir), now=now)
+                   secret=state_secret(settings.state_dir), now=now, register=register_of(settings))
 
 
 def keyrings(settings: Settings) -> tuple[GpgKeyring, GpgKeyring]:

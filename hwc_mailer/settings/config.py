@@ -153,6 +153,29 @@ class Alerts(Strict):
     key_check_hour: int = Field(7, ge=0, le=23, description="hour of the daily key check (local time)")
 
 
+class RegisterColumns(Strict):
+    """Column names in the leerplicht administration's export (case and spacing ignored)."""
+
+    given_names: str = "voornamen"
+    prefix: str = "voorvoegsel"
+    surname: str = "achternaam"
+    call_name: str = "roepnaam"
+    birth_date: str = "geboortedatum"
+    brin: str = "brin"
+    location: str = Field("vestiging", description="the BRIN location number (two digits); may be empty")
+
+
+class Register(Strict):
+    """The education-register lookup: a pseudonymised index of the leerplicht administration's export."""
+
+    index: Path | None = Field(None, description="the index file; register.sqlite in state_dir by default")
+    key: Secret = Field(description="the index's own key: never in state_dir, so the index alone answers nothing")
+    max_age_days: float = Field(8, gt=0, description="`check` warns when the index is older")
+    max_shrink: float = Field(0.2, ge=0, le=1, description="refuse an export that has lost more than this share "
+                                                          "of the current index's pupils")
+    columns: RegisterColumns = RegisterColumns()
+
+
 class Settings(Strict):
     imap: Imap
     smtp: Smtp
@@ -167,10 +190,18 @@ class Settings(Strict):
     limits: Limits = Limits()
     trust: Trust = Trust()
     alerts: Alerts = Alerts()
+    lookup: Register | None = Field(None, alias="register", description="the education-register lookup; "
+                                    "without it a child's school comes from the School: line alone")
 
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'hwc-mailer.db'}"
+
+    @property
+    def register_index(self) -> Path | None:
+        if self.lookup is None:
+            return None
+        return self.lookup.index or self.state_dir / "register.sqlite"
 
 
 def load_settings(path: Path) -> Settings:
@@ -179,7 +210,13 @@ def load_settings(path: Path) -> Settings:
         settings = load_model(path, Settings)
     except YamlProblem as problem:
         raise ConfigError("\n".join(f"{item.where(path)}: {item.message}" for item in problem.problems)) from None
-    return _anchored(settings, path.resolve().parent)
+    settings = _anchored(settings, path.resolve().parent)
+    key = settings.lookup.key.file if settings.lookup else None
+    if key is not None and key.resolve().is_relative_to(settings.state_dir.resolve()):
+        raise ConfigError(f"{path}: register.key: the key must not live in state_dir ({settings.state_dir}): the "
+                          "index and its key together would be a readable register; use a systemd credential or "
+                          "a file elsewhere")
+    return settings
 
 
 def _anchored(model: Model, base: Path) -> Model:

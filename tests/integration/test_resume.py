@@ -158,9 +158,10 @@ class FaultyStore:
         self.fault.around("record_delivery", (source, delivery),
                           lambda: self.real.record_delivery(source, delivery, at))
 
-    def record_outcome(self, source: str, outcome: str, month: str, tallies: Sequence[Tally]) -> None:
+    def record_outcome(self, source: str, outcome: str, month: str, tallies: Sequence[Tally],
+                       also: Sequence[tuple[str, Tally]] = ()) -> None:
         self.fault.around("record_outcome", (source, outcome),
-                          lambda: self.real.record_outcome(source, outcome, month, tallies))
+                          lambda: self.real.record_outcome(source, outcome, month, tallies, also))
 
     def forget(self, *sources: str) -> None:
         self.fault.around("forget", sources, lambda: self.real.forget(*sources))

@@ -28,7 +28,10 @@ RULES = load_rules(SAMPLE)
 
 def outcome(text: str, set_apart: str = "") -> tuple[Delivery[School], ...] | Held:
     signal = parse_signal(text, today=TODAY, set_apart=set_apart)
-    return signal if isinstance(signal, Held) else route(signal, RULES)
+    if isinstance(signal, Held):
+        return signal
+    routed = route(signal, RULES)
+    return routed if isinstance(routed, Held) else routed.deliveries
 
 
 def of_case(case: Case) -> tuple[Delivery[School], ...] | Held:
