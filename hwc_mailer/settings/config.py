@@ -66,7 +66,9 @@ class Server(Strict):
     ca_file: Path | None = Field(None, description="CA bundle to verify the server with, instead of the system store")
     username: str | None = None
     password: Secret | None = None
-    timeout_seconds: float = Field(30.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0, description="the longest wait for one answer from the server")
+    deadline_seconds: float = Field(120.0, gt=0, description="the longest a connect, a login or one command may "
+                                                             "take in all, however slowly the server trickles")
 
     @model_validator(mode="after")
     def _login_complete(self) -> "Server":
@@ -140,17 +142,36 @@ class Limits(Strict):
     max_mime_depth: int = Field(8, gt=0)
     max_mime_parts: int = Field(50, gt=0)
     max_attempts: int = Field(3, gt=0, description="passes a message may fail (or crash) before a person gets it")
+    max_plaintext_bytes: int = Field(10 * 1024 * 1024, gt=0, description="decrypted content; more is a "
+                                                                         "decompression bomb and is quarantined")
+    max_header_bytes: int = Field(256 * 1024, gt=0, description="the whole header block, checked before parsing")
+    max_header_count: int = Field(500, gt=0, description="header fields, checked before parsing")
+    max_header_field_bytes: int = Field(16 * 1024, gt=0, description="one header field, checked before parsing")
 
 
 class Trust(Strict):
     max_signature_age_days: float = Field(14, gt=0, description="older signatures are quarantined")
     max_clock_skew_minutes: float = Field(60, ge=0, description="how far in the future a signature may be")
     replay_days: int = Field(90, gt=0, description="how long a processed signal's fingerprint is remembered")
+    recipient_aliases: tuple[str, ...] = Field((), description="other addresses of this office a signal may be "
+                                                              "signed for, beside sender.address")
+
+    @model_validator(mode="after")
+    def _replays_outlive_signatures(self) -> "Trust":
+        window = self.max_signature_age_days + self.max_clock_skew_minutes / 1440
+        if self.replay_days < window:
+            raise ValueError(f"replay_days ({self.replay_days}) is shorter than the signature age window "
+                             f"({window:g} days): a captured signal could be replayed after its hash is forgotten")
+        return self
 
 
 class Alerts(Strict):
     key_expiry_days: int = Field(30, ge=0, description="warn about keys that expire within this many days")
     key_check_hour: int = Field(7, ge=0, le=23, description="hour of the daily key check (local time)")
+    max_per_hour: int = Field(30, gt=0, description="alerts about authentic signals and keys per hour; more wait "
+                                                    "and go out later, none is dropped")
+    junk_per_hour: int = Field(5, ge=0, description="alerts about signal-like mail from untrusted senders per hour; "
+                                                    "they never use up the budget of genuine alerts")
 
 
 class RegisterColumns(Strict):
