@@ -5,25 +5,24 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
-from lab.world import OFFICE, OFFICER, World
 
 from hwc_mailer import logging as hwc_logging
 from hwc_mailer.domain.outcomes import Outcome
+from hwc_mailer.edges.protocols import CounterRow
+from hwc_mailer.edges.store import SqlStore
 from hwc_mailer.service.pipeline import Edges
 from hwc_mailer.service.setup import Services, assemble, load_context, open_edges
 from hwc_mailer.settings.config import load_settings
-
-TIM = {"Naam": "Tim Testkind", "Geboortedatum": "14-03-2017", "School": "12AB00", "Kenmerk": "VT-2026-0417"}
-SARA = {"Naam": "Sara Testkind", "Geboortedatum": "2 mei 2013", "School": "Basisschool Op de Heuvel"}
-PERSONAL = ("Tim Testkind", "Sara Testkind", "Testkind", "14-03-2017", "2017-03-14", "2 mei 2013", "02-05-2013",
-            "2013-05-02", "VT-2026-0417")
+from lab.children import PERSONAL as PERSONAL  # re-exported: the tests take the children from here
+from lab.children import SARA as SARA
+from lab.children import TIM as TIM
+from lab.cli import hwc_mailer
+from lab.world import OFFICE, OFFICER, World
 
 
 @dataclass
@@ -41,19 +40,25 @@ class Run:
         return [path for root in roots for path in root.rglob("*") if path.is_file()]
 
     def cli(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "TMPDIR": str(self.directory / "tmp")}
-        return subprocess.run([sys.executable, "-m", "hwc_mailer", "-c", str(config or self.config), *args],
-                              capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+        return hwc_mailer(config or self.config, *args, env={**os.environ, "TMPDIR": str(self.directory / "tmp")})
 
     def counters(self) -> list[dict[str, object]]:
+        """`stats --json`: one row per month, municipality and outcome."""
         result = self.cli("stats", "--json")
         assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
+        rows: list[dict[str, object]] = json.loads(result.stdout)
+        return rows
 
     def totals(self) -> tuple[int, int, int]:
+        """Signals, children and schools counted over all rows."""
         rows = self.counters()
-        return (sum(int(row["signals"]) for row in rows), sum(int(row["children"]) for row in rows),
-                sum(int(row["schools"]) for row in rows))
+        return (sum(_count(row["signals"]) for row in rows), sum(_count(row["children"]) for row in rows),
+                sum(_count(row["schools"]) for row in rows))
+
+
+def _count(value: object) -> int:
+    assert isinstance(value, int), value
+    return value
 
 
 class Crash(BaseException):
@@ -61,7 +66,7 @@ class Crash(BaseException):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -97,15 +102,35 @@ class InProcess:
                 hwc_logging.configure()
 
 
-def assert_held_and_nothing_sent(run: Run, stdout: str, outcome: str, sent_before: int) -> str:
+def counters(run: Run) -> list[CounterRow]:
+    """The anonymous counters, read in-process from the run's database: `stats --json` without a CLI start-up."""
+    store = SqlStore(load_settings(run.config).database)
+    try:
+        return store.counters()
+    finally:
+        store.close()
+
+
+def totals(run: Run) -> tuple[int, int, int]:
+    """Signals, children and schools counted over all rows, read in-process."""
+    rows = counters(run)
+    return (sum(row.signals for row in rows), sum(row.children for row in rows), sum(row.schools for row in rows))
+
+
+def assert_held_and_nothing_sent(run: Run, reported: str | Sequence[Outcome], outcome: str, sent_before: int) -> str:
     """What officers and schools see after a signal a person must take: returns the alert, decrypted and raw.
 
-    `outcome` is the counter's outcome, e.g. "quarantined:unsigned" or "manual:unknown-school".
+    `reported` is what the pass said: the stdout of `hwc-mailer once`, or the outcomes `InProcess.once` returned
+    (then exactly this one held outcome). `outcome` is the counter's outcome, e.g. "quarantined:unsigned" or
+    "manual:unknown-school".
     """
     world = run.world
     kind, reason = outcome.split(":", 1)
     folder = "HWC-Quarantaine" if kind == "quarantined" else "HWC-Handmatig"
-    assert f"held: {outcome}" in stdout
+    if isinstance(reported, str):
+        assert f"held: {outcome}" in reported
+    else:
+        assert [held.code for held in reported] == [outcome]
     assert world.dovecot.messages(OFFICE) == []
     assert len(world.dovecot.messages(OFFICE, folder)) == 1
     assert all(world.school_mail(school) == [] for school in world.schools)
@@ -113,7 +138,8 @@ def assert_held_and_nothing_sent(run: Run, stdout: str, outcome: str, sent_befor
     (alert_mail,) = world.officer_mail()
     alert = world.read_alert(alert_mail)
     assert reason in alert and folder in alert
-    assert [row["outcome"] for row in run.counters()] == [outcome]
+    assert [(row.municipality, row.outcome, row.signals, row.children, row.schools)
+            for row in counters(run)] == [("", outcome, 1, 0, 0)]
     return alert + alert_mail.decode("latin-1")
 
 

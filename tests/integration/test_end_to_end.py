@@ -10,10 +10,22 @@ from pathlib import Path
 
 import pytest
 
+from hwc_mailer.domain.outcomes import Delivered, NotOurs
 from lab.tls import make_tls
 from lab.world import OFFICE, OTHER_SENDER, World, sample_signal
-from tests.integration.helpers import (PERSONAL, SARA, TIM, Run, assert_held_and_nothing_sent,
-                                       assert_no_personal_data, eventually, wait_for_line)
+from tests.integration.helpers import (
+    PERSONAL,
+    SARA,
+    TIM,
+    InProcess,
+    Run,
+    assert_held_and_nothing_sent,
+    assert_no_personal_data,
+    counters,
+    eventually,
+    totals,
+    wait_for_line,
+)
 
 HTML_SIGNAL = """<html><head><style>p.MsoNormal{margin:0}</style></head><body>
 <p class=MsoNormal>Beste collega,</p><p class=MsoNormal>Hierbij een <b>Handle with Care</b>-signaal.</p>
@@ -35,15 +47,9 @@ def two_children_signal(world: World, form: str) -> bytes:
     return world.signal_mail(text, inline=form == "inline")
 
 
-@pytest.mark.parametrize("form", ["pgp-mime", "inline", "html-only"])
-def test_each_school_gets_only_its_own_child_encrypted_and_nothing_is_kept(run: Run, form: str) -> None:
+def assert_each_school_got_only_its_own_child_and_nothing_is_kept(run: Run) -> None:
+    """Tim's school and Sara's school each hold one mail, readable by that school only; nothing stays behind."""
     world = run.world
-    world.deliver_signal(two_children_signal(world, form))
-
-    result = run.cli("once")
-
-    assert result.returncode == 0, result.stderr
-    assert "1 delivered" in result.stdout
     regenboog, heuvel = world.schools
     for school, own, sibling in ((regenboog, TIM, SARA), (heuvel, SARA, TIM)):
         (raw,) = world.school_mail(school)
@@ -65,8 +71,20 @@ def test_each_school_gets_only_its_own_child_encrypted_and_nothing_is_kept(run: 
     assert "02-05-2013" in world.open_as(heuvel, world.school_mail(heuvel)[0])[1].data.decode()
     assert world.dovecot.messages(OFFICE) == []
     assert world.dovecot.messages(OFFICE, "Sent") == []
-    assert run.totals() == (1, 2, 2)
-    assert_no_personal_data([result.stdout, result.stderr], run.written)
+    assert totals(run) == (1, 2, 2)
+
+
+@pytest.mark.parametrize("form", ["pgp-mime", "inline", "html-only"])
+def test_each_school_gets_only_its_own_child_encrypted_and_nothing_is_kept(run: Run, pipeline: InProcess,
+                                                                           form: str) -> None:
+    world = run.world
+    world.deliver_signal(two_children_signal(world, form))
+
+    outcomes = pipeline.once()
+
+    assert outcomes == [Delivered(tuple(school.code for school in world.schools), 2)]
+    assert_each_school_got_only_its_own_child_and_nothing_is_kept(run)
+    assert_no_personal_data([repr(outcomes)], run.written)
 
 
 def _unsigned(world: World) -> bytes:
@@ -106,45 +124,76 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
-def test_a_signal_that_is_not_safe_goes_to_a_person_and_nowhere_else(run: Run, case: str) -> None:
+def test_a_signal_that_is_not_safe_goes_to_a_person_and_nowhere_else(run: Run, pipeline: InProcess,
+                                                                      case: str) -> None:
     world = run.world
     build, outcome = REFUSED[case]
     world.deliver_signal(build(world))
     sent_before = len(world.smtp.received)
 
-    result = run.cli("once")
+    outcomes = pipeline.once()
 
-    assert result.returncode == 0, result.stderr
-    alert = assert_held_and_nothing_sent(run, result.stdout, outcome, sent_before)
-    again = run.cli("once")
-    assert "processed 0 message(s)" in again.stdout
+    alert = assert_held_and_nothing_sent(run, outcomes, outcome, sent_before)
+    assert pipeline.once() == []
     assert len(world.officer_mail()) == 1
-    assert_no_personal_data([result.stdout, result.stderr, alert], run.written)
+    assert_no_personal_data([repr(outcomes), alert], run.written)
 
 
-def test_mail_from_people_is_left_alone(run: Run) -> None:
+def test_mail_from_people_is_left_alone(run: Run, pipeline: InProcess) -> None:
     world = run.world
     world.deliver_signal(b"From: Collega <collega@maastricht.example.nl>\r\nTo: " + OFFICE.encode() +
                          b"\r\nSubject: Lunch\r\nMessage-ID: <lunch@example.nl>\r\n\r\nZullen we lunchen?\r\n")
 
-    result = run.cli("once")
+    outcomes = pipeline.once()
 
-    assert "1 not ours" in result.stdout
+    assert outcomes == [NotOurs()]
     (raw,) = world.dovecot.messages(OFFICE)
     assert b"Zullen we lunchen?" in raw
-    assert run.counters() == []
+    assert counters(run) == []
 
 
-def test_a_trusted_address_with_two_from_addresses_is_refused(run: Run) -> None:
+def test_a_trusted_address_with_two_from_addresses_is_refused(run: Run, pipeline: InProcess) -> None:
     world = run.world
     raw = world.signal_mail(sample_signal([TIM]))
     raw = raw.replace(b"From: Veilig Thuis", f"From: <{OTHER_SENDER}>,".encode() + b" Veilig Thuis", 1)
     world.deliver_signal(raw)
 
+    outcomes = pipeline.once()
+
+    assert [outcome.code for outcome in outcomes] == ["quarantined:multiple-from"]
+    assert all(world.school_mail(school) == [] for school in world.schools)
+
+
+# ---- the command line itself: what `once` prints and how it exits -------------------------------------------------
+
+def test_once_sums_up_a_delivered_signal_and_exits_0(run: Run) -> None:
+    world = run.world
+    world.deliver_signal(two_children_signal(world, "pgp-mime"))
+
     result = run.cli("once")
 
-    assert "held: quarantined:multiple-from" in result.stdout
-    assert all(world.school_mail(school) == [] for school in world.schools)
+    assert result.returncode == 0, result.stderr
+    regenboog, heuvel = world.schools
+    assert result.stdout.splitlines() == [
+        "processed 1 message(s): 1 delivered, 0 held for a person, 0 not ours (left alone)",
+        f"  delivered to {regenboog.code}, {heuvel.code}"]
+    assert_each_school_got_only_its_own_child_and_nothing_is_kept(run)
+    assert_no_personal_data([result.stdout, result.stderr], run.written)
+
+
+def test_once_sums_up_a_held_signal_and_exits_0(run: Run) -> None:
+    world = run.world
+    world.deliver_signal(_unsigned(world))
+    sent_before = len(world.smtp.received)
+
+    result = run.cli("once")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "processed 1 message(s): 0 delivered, 1 held for a person, 0 not ours (left alone)",
+        "  held: quarantined:unsigned"]
+    alert = assert_held_and_nothing_sent(run, result.stdout, "quarantined:unsigned", sent_before)
+    assert_no_personal_data([result.stdout, result.stderr, alert], run.written)
 
 
 def test_daemon_forwards_a_signal_that_arrives_while_it_waits(run: Run) -> None:
@@ -172,8 +221,7 @@ def test_an_unknown_certificate_authority_stops_everything_before_login(run: Run
     config = world.write_config(run.directory / "etc2", state_dir=run.directory / "state", ca_file=stranger.ca_file)
     world.deliver_signal(two_children_signal(world, "pgp-mime"))
 
-    result = subprocess.run([sys.executable, "-m", "hwc_mailer", "-c", str(config), "once"], capture_output=True,
-                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    result = run.cli("once", config=config)
 
     assert result.returncode == 1
     assert "IMAP server" in result.stderr and "CA file" in result.stderr

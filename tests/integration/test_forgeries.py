@@ -16,11 +16,28 @@ from pathlib import Path
 
 import pytest
 
-from lab.forge import (ATTACKER, CONTROL, OTHER_CHILD, SIGNAL, Forger, config_with_sender_keys, flip,
-                       generate_signing_key, gpg, inline,
-                       inner_text, message, multipart, part, payload, pgp_mime, signal_text)
+from hwc_mailer.domain.outcomes import Delivered
+from lab.forge import (
+    ATTACKER,
+    CONTROL,
+    OTHER_CHILD,
+    SIGNAL,
+    Forger,
+    config_with_sender_keys,
+    flip,
+    generate_signing_key,
+    gpg,
+    inline,
+    inner_text,
+    message,
+    multipart,
+    part,
+    payload,
+    pgp_mime,
+    signal_text,
+)
 from lab.world import OFFICE, OFFICER, VEILIG_THUIS, World
-from tests.integration.helpers import Run, assert_held_and_nothing_sent, assert_no_personal_data
+from tests.integration.helpers import InProcess, Run, assert_held_and_nothing_sent, assert_no_personal_data, counters
 
 QUARANTINE = "HWC-Quarantaine"
 VT_FROM = f"Veilig Thuis Zuid-Limburg <{VEILIG_THUIS}>"
@@ -317,37 +334,36 @@ CASES: dict[str, Case] = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_a_forged_signal_is_quarantined_and_an_officer_told(run: Run, forger: Forger, name: str) -> None:
+def test_a_forged_signal_is_quarantined_and_an_officer_told(run: Run, pipeline: InProcess, forger: Forger,
+                                                            name: str) -> None:
     world, case = run.world, CASES[name]
     world.deliver_signal(case.build(forger))
     sent_before = len(world.smtp.received)
 
-    result = run.cli("once", config=config(run, forger, case.settings))
+    outcomes = pipeline.once(config=config(run, forger, case.settings))
 
-    assert result.returncode == 0, result.stderr
-    alert = assert_held_and_nothing_sent(run, result.stdout, f"quarantined:{case.reason}", sent_before)
-    assert_no_personal_data([result.stdout, result.stderr, alert], run.written)
+    alert = assert_held_and_nothing_sent(run, outcomes, f"quarantined:{case.reason}", sent_before)
+    assert_no_personal_data([repr(outcomes), alert], run.written)
 
 
 @pytest.mark.parametrize("envelope", ["same-message", "new-envelope"])
-def test_a_replayed_signal_reaches_the_school_once_and_the_replay_is_quarantined(run: Run, forger: Forger,
-                                                                                 envelope: str) -> None:
+def test_a_replayed_signal_reaches_the_school_once_and_the_replay_is_quarantined(run: Run, pipeline: InProcess,
+                                                                                 forger: Forger, envelope: str) -> None:
     """An attacker who captured a genuine signal sends it again: as it was, or re-wrapped with a new Message-ID."""
     world = run.world
     ciphertext = valid(forger)
     original = pgp_mime(ciphertext)
     world.deliver_signal(original)
-    first = run.cli("once")
-    assert "1 delivered" in first.stdout, first.stdout + first.stderr
     school = world.schools[0]
+    first = pipeline.once()
+    assert first == [Delivered((school.code,), 1)]
     (delivered,) = world.school_mail(school)
     sent_before = len(world.smtp.received)
 
     world.deliver_signal(original if envelope == "same-message" else pgp_mime(ciphertext, subject="Melding (2)"))
-    second = run.cli("once")
+    second = pipeline.once()
 
-    assert second.returncode == 0, second.stderr
-    assert "held: quarantined:replay" in second.stdout
+    assert [outcome.code for outcome in second] == ["quarantined:replay"]
     assert world.school_mail(school) == [delivered]
     assert world.school_mail(world.schools[1]) == []
     assert world.dovecot.messages(OFFICE) == []
@@ -356,12 +372,12 @@ def test_a_replayed_signal_reaches_the_school_once_and_the_replay_is_quarantined
     (alert_mail,) = world.officer_mail()
     alert = world.read_alert(alert_mail)
     assert "replay" in alert and QUARANTINE in alert
-    assert sorted(str(row["outcome"]) for row in run.counters()) == ["delivered", "quarantined:replay"]
-    assert_no_personal_data([first.stdout, first.stderr, second.stdout, second.stderr, alert,
-                             alert_mail.decode("latin-1")], run.written)
+    assert sorted(row.outcome for row in counters(run)) == ["delivered", "quarantined:replay"]
+    assert_no_personal_data([repr(first), repr(second), alert, alert_mail.decode("latin-1")], run.written)
 
 
-def test_a_key_carried_inside_a_signature_never_enters_the_keyring(run: Run, forger: Forger) -> None:
+def test_a_key_carried_inside_a_signature_never_enters_the_keyring(run: Run, pipeline: InProcess,
+                                                                  forger: Forger) -> None:
     """gpg can embed the signer's key in a signature (--include-key-block); it must not make the signer known."""
     world = run.world
     stranger = generate_signing_key(forger.home, f"Veilig Thuis (nep) <{ATTACKER}>")
@@ -370,9 +386,10 @@ def test_a_key_carried_inside_a_signature_never_enters_the_keyring(run: Run, for
     world.deliver_signal(pgp_mime(ciphertext))
     sent_before = len(world.smtp.received)
 
-    result = run.cli("once", config=config(run, forger))
+    outcomes = pipeline.once(config=config(run, forger))
 
-    assert_held_and_nothing_sent(run, result.stdout, "quarantined:unknown-key", sent_before)
+    alert = assert_held_and_nothing_sent(run, outcomes, "quarantined:unknown-key", sent_before)
     listing = subprocess.run(["gpg", "--homedir", str(world.inbound_home), "--list-keys", "--with-colons"],
                              capture_output=True, text=True, check=True).stdout
     assert stranger not in listing
+    assert_no_personal_data([repr(outcomes), alert], run.written)

@@ -9,10 +9,17 @@ import sys
 
 import pytest
 
+from hwc_mailer.domain.outcomes import Delivered, Held
+from hwc_mailer.domain.reasons import Reason
+from hwc_mailer.service.keys import ImportOutcome
+from hwc_mailer.service.keys import import_keys as import_listed_keys
+from hwc_mailer.service.setup import keyrings
+from hwc_mailer.settings.config import load_settings
+from hwc_mailer.settings.rules import load_rules
 from lab.gpg import export_public, generate_key, import_keys, new_home
 from lab.keystates import make_partner_key
 from lab.world import OFFICE, OFFICER, sample_signal
-from tests.integration.helpers import TIM, Run, eventually, wait_for_line
+from tests.integration.helpers import TIM, InProcess, Run, eventually, wait_for_line
 
 BAD_CONTACT = "ib@regenboog.example.nl"
 
@@ -38,10 +45,17 @@ def with_bad_contact(run: Run, kind: str, *, keep_good: bool) -> str:
     if kind == "not-certified":
         import_keys(run.world.outbound_home, public)
     elif kind != "missing":
-        key_file = run.directory / "contact.asc"
-        key_file.write_bytes(public)
-        run.cli("keys", "import", str(key_file))
+        imported = import_as_admin(run, public)
+        assert imported.refused == []
+        assert fingerprint in {ref.fingerprint for ref in [*imported.imported, *imported.uncertified]}
     return fingerprint
+
+
+def import_as_admin(run: Run, public: bytes) -> ImportOutcome:
+    """What `hwc-mailer keys import` does with a key file, in this process (the command has its own test)."""
+    settings = load_settings(run.config)
+    inbound, outbound = keyrings(settings)
+    return import_listed_keys(public, settings, load_rules(settings.rules), inbound, outbound)
 
 
 def configure(run: Run, contacts: list[tuple[str, str]]) -> None:
@@ -50,16 +64,17 @@ def configure(run: Run, contacts: list[tuple[str, str]]) -> None:
 
 
 @pytest.mark.parametrize("kind", list(CONTACT_KEYS))
-def test_a_contact_with_an_unusable_key_is_skipped_and_the_others_get_the_mail(run: Run, kind: str) -> None:
+def test_a_contact_with_an_unusable_key_is_skipped_and_the_others_get_the_mail(run: Run, pipeline: InProcess,
+                                                                               kind: str) -> None:
     world = run.world
     regenboog = world.schools[0]
     bad = with_bad_contact(run, kind, keep_good=True)
     world.deliver_signal(world.signal_mail(sample_signal([TIM])))
     sent_before = len(world.smtp.received)
 
-    result = run.cli("once")
+    outcomes = pipeline.once()
 
-    assert "1 delivered" in result.stdout, result.stderr
+    assert outcomes == [Delivered((regenboog.code,), 1)]
     to_school = [received.rcpt_tos for received in world.smtp.received[sent_before:]
                  if received.rcpt_tos != (OFFICER,)]
     assert to_school == [(regenboog.address,)]
@@ -75,14 +90,15 @@ def test_a_contact_with_an_unusable_key_is_skipped_and_the_others_get_the_mail(r
 
 
 @pytest.mark.parametrize("kind", ["expired", "revoked", "missing"])
-def test_a_school_without_a_usable_key_gets_nothing_and_a_person_takes_over(run: Run, kind: str) -> None:
+def test_a_school_without_a_usable_key_gets_nothing_and_a_person_takes_over(run: Run, pipeline: InProcess,
+                                                                             kind: str) -> None:
     world = run.world
     with_bad_contact(run, kind, keep_good=False)
     world.deliver_signal(world.signal_mail(sample_signal([TIM])))
 
-    result = run.cli("once")
+    outcomes = pipeline.once()
 
-    assert "held: manual:no-valid-key" in result.stdout
+    assert outcomes == [Held(Reason.NO_VALID_KEY, f"school {world.schools[0].code}")]
     assert all(world.school_mail(school) == [] for school in world.schools)
     assert len(world.dovecot.messages(OFFICE, "HWC-Handmatig")) == 1
     reasons = " ".join(world.read_alert(raw) for raw in world.officer_mail())
@@ -91,7 +107,7 @@ def test_a_school_without_a_usable_key_gets_nothing_and_a_person_takes_over(run:
 
 def test_keys_import_takes_only_the_keys_the_rules_list(run: Run) -> None:
     world = run.world
-    listed_home, listed, listed_public = make_partner_key(run.directory, "l", "ok", f"IB <{BAD_CONTACT}>")
+    _, listed, listed_public = make_partner_key(run.directory, "l", "ok", f"IB <{BAD_CONTACT}>")
     stranger_home = new_home(run.directory, "s")
     stranger = generate_key(stranger_home, "Onbekend <onbekend@elders.example.nl>")
     configure(run, [(BAD_CONTACT, listed)])
