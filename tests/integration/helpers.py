@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -89,17 +90,31 @@ class InProcess:
         return edges, assemble(edges, load_context(settings, self.clock))
 
     def once(self, config: Path | None = None, wrap: Callable[[Edges], Edges] | None = None) -> list[Outcome]:
-        """One pass, as `hwc-mailer once` makes it; a Crash escapes, as the death of the process would."""
-        with (self.run.directory / "daemon.log").open("a") as log:
-            hwc_logging.configure(log)
-            edges, services = self.open(config, wrap)
-            try:
-                services.maintenance.tidy()
-                return services.pipeline.process_waiting()
-            finally:
-                edges.mailbox.close()
-                edges.store.close()
-                hwc_logging.configure()
+        """One pass, as `hwc-mailer once` makes it; a Crash escapes, as the death of the process would.
+
+        Temporary files (Python's and gpg's) go to the run's tmp dir, as with the CLI launcher, so the privacy
+        sweep reads them too.
+        """
+        scratch = str(self.run.directory / "tmp")
+        saved = os.environ.get("TMPDIR"), tempfile.tempdir
+        os.environ["TMPDIR"], tempfile.tempdir = scratch, scratch
+        try:
+            with (self.run.directory / "daemon.log").open("a") as log:
+                hwc_logging.configure(log)
+                edges, services = self.open(config, wrap)
+                try:
+                    services.maintenance.tidy()
+                    return services.pipeline.process_waiting()
+                finally:
+                    edges.mailbox.close()
+                    edges.store.close()
+                    hwc_logging.configure()
+        finally:
+            if saved[0] is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = saved[0]
+            tempfile.tempdir = saved[1]
 
 
 def counters(run: Run) -> list[CounterRow]:
