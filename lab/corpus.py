@@ -169,6 +169,91 @@ CASES: dict[str, Case] = {
                                            held=Reason.UNPARSED_LINE),
     "bold-sibling-block": Case(plain(f"{TIM}\n**2. Naam broertje:** Sam Testkind\n**Geboren:** 1-9-2019\n"
                                      "**School:** 12AB00\n"), {"12AB00": ("Tim Testkind", "Sam Testkind")}),
+    # found by trying to break the parser: each used to deliver while a child or a field went missing -------
+    "separator-line-then-sibling": Case("Handle with Care\n----------------\n" + TIM + "\nOok broertje Piet Testkind, "
+                                        "geboren 12-05-2015, zit op deze school.\n", held=Reason.UNPARSED_LINE),
+    "postscript-after-closing": Case(plain(TIM, "\nMet vriendelijke groet,\nAnouk\n\nPS: ook broertje Piet Testkind "
+                                                "(12-05-2015) zit op De Regenboog.\n"), held=Reason.UNPARSED_LINE),
+    "en-dash-date-between": Case(plain(f"{TIM}Piet Testkind, 12\u201305\u20132015\n\n{SARA}"),
+                                 held=Reason.UNPARSED_LINE),
+    "month-word-date-between": Case(plain(f"{TIM}Piet Testkind, 12-mei-2015\n\n{SARA}"), held=Reason.UNPARSED_LINE),
+    "spaced-date-between": Case(plain(f"{TIM}Piet Testkind, 12 05 2015\n\n{SARA}"), held=Reason.UNPARSED_LINE),
+    "son-in-a-sentence-between": Case(plain(f"{TIM}Zoon Piet Testkind zit op dezelfde basisschool.\n\n{SARA}"),
+                                      held=Reason.UNPARSED_LINE),
+    "reference-swallows-a-sibling": Case(plain(f"{TIM}Kenmerk:\n\nBroertje Piet Testkind, 12-05-2015, zelfde "
+                                               "school\n"), held=Reason.UNPARSED_LINE),
+    "sibling-inside-a-reference": Case(plain(f"{TIM}Kenmerk: VT-0418 (ook broertje Piet Testkind, 12-05-2015)\n"),
+                                       held=Reason.UNPARSED_LINE),
+    "school-written-above-the-next-name": Case(plain("Naam: Tim Testkind\nGeboortedatum: 14-03-2017\n\n"
+                                                     "School: 56EF00\nNaam: Sara Testkind\n"
+                                                     "Geboortedatum: 2 mei 2013\n"),
+                                               held=Reason.UNPARSED_LINE),
+    "school-under-the-next-list-number": Case(plain("1. Naam: Tim Testkind\n   Geboortedatum: 14-03-2017\n"
+                                                    "2. School: 56EF00\n   Naam: Sara Testkind\n"
+                                                    "   Geboortedatum: 2 mei 2013\n"), held=Reason.UNPARSED_LINE),
+    "sister-school-in-brother-block": Case(plain("Naam: Tim Testkind\nGeboortedatum: 14-03-2017\nSchool zusje: 56EF00"
+                                                 "\n\nNaam zusje: Sara Testkind\nGeboren: 2 mei 2013\n"),
+                                           held=Reason.UNPARSED_LINE),
+    "municipality-above-the-next-name": Case(plain(f"{TIM}\nGemeente: Maastricht\nNaam: Sara Testkind\n"
+                                                   "Geboortedatum: 2 mei 2013\nSchool: Basisschool Op de Heuvel\n"),
+                                             held=Reason.UNPARSED_LINE),
+    "municipality-label-not-read": Case(plain("Naam: Tim Testkind\nGeboortedatum: 14-03-2017\nSchool: Basisschool Op "
+                                              "de Heuvel\n\nGemeente (beide kinderen): Maastricht\n"),
+                                        held=Reason.UNPARSED_LINE),
+    "sibling-with-two-digit-year-after": Case(plain(f"{TIM}\nOok broertje Piet Testkind (12-05-15) zit op deze "
+                                                    "school.\n"), held=Reason.UNPARSED_LINE),
+    "sibling-without-date-after": Case(plain(f"{TIM}\nOok broertje Piet Testkind (groep 3) zit op deze school.\n"),
+                                       held=Reason.UNPARSED_LINE),
+    "sibling-in-the-intro": Case("Handle with Care voor Tim en zijn broertje Piet Testkind (groep 3).\n\n" + TIM,
+                                 held=Reason.UNPARSED_LINE),
+    "please-ignore-the-earlier-one": Case("Graag het Handle with Care-signaal van vanochtend negeren; hieronder het "
+                                          f"juiste kind.\n\n{TIM}", held=Reason.CORRECTION),
+    "replaces-the-signal-of": Case(f"Dit Handle with Care-signaal vervangt het signaal van 30-11-2026.\n\n{TIM}",
+                                   held=Reason.CORRECTION),
+    "earlier-one-was-wrong": Case("Handle with Care. Het eerder verzonden signaal bevatte een fout, hieronder de "
+                                  f"juiste gegevens.\n\n{TIM}", held=Reason.CORRECTION),
+    "correction-under-a-separator": Case("Handle with Care\n-----\nCorrectie op het vorige signaal: juiste school "
+                                         f"hieronder.\n{TIM}", held=Reason.CORRECTION),
+    "groupwise-reply": Case(plain(TIM) + '>>> "Veilig Thuis" <hwc@vt.example.nl> 30-11-2026 23:40 >>>\n'
+                            "Naam: Piet Testkind\nGeboortedatum: 12-05-2015\nSchool: 56EF00\n",
+                            held=Reason.QUOTED_SIGNAL),
+    "html-hidden-by-a-style-rule": Case("<html><head><style>.x{display:none}</style></head><body><p>Handle with Care"
+                                        "</p><p>Naam: Tim Testkind</p><p>Geboortedatum: 14-03-2017</p><p>School: "
+                                        "12AB00</p><div class=x><p>Naam: Piet Testkind</p><p>Geboortedatum: "
+                                        "12-05-2015</p></div></body></html>", held=Reason.QUOTED_SIGNAL, html=True),
+    "html-hidden-by-zero-height": Case("<p>Handle with Care</p><p>Naam: Tim Testkind</p><p>Geboortedatum: 14-03-2017"
+                                       "</p><p>School: 12AB00</p><div style='height:0;overflow:hidden'><p>Naam: Piet "
+                                       "Testkind</p><p>Geboortedatum: 12-05-2015</p></div>",
+                                       held=Reason.QUOTED_SIGNAL, html=True),
+    "html-hidden-after-a-self-closed-span": Case("<p>Handle with Care</p><p>Naam: Tim Testkind</p><p>Geboortedatum: "
+                                                 "14-03-2017</p><p>School: 12AB00</p><span style='display:none'/>"
+                                                 "<p>Naam: Piet Testkind</p><p>Geboortedatum: 12-05-2015</p>",
+                                                 held=Reason.QUOTED_SIGNAL, html=True),
+    "html-closed-details": Case("<p>Handle with Care</p><p>Naam: Tim Testkind</p><p>Geboortedatum: 14-03-2017</p>"
+                                "<p>School: 12AB00</p><details><summary>meer</summary><p>Naam: Piet Testkind</p>"
+                                "<p>Geboortedatum: 12-05-2015</p></details>", held=Reason.QUOTED_SIGNAL, html=True),
+    "html-hiding-rule-with-a-complex-selector": Case("<style>div > p.y {display: none}</style><p>Handle with Care</p>"
+                                                     "<p>Naam: Tim Testkind</p><p>Geboortedatum: 14-03-2017</p>"
+                                                     "<p>School: 12AB00</p>", held=Reason.QUOTED_SIGNAL, html=True),
+    # --- ordinary signals that used to be held ------------------------------------------------------------------
+    "short-closing-and-disclaimer": Case(plain(TIM, "\nMet groet,\nAnouk de Vries\nIndien dit bericht u "
+                                                    "abusievelijk heeft bereikt, verzoeken wij u het te "
+                                                    "verwijderen.\n"),
+                                         ONLY_TIM),
+    "closing-with-the-name-on-its-line": Case(plain(TIM, "\nGroeten, Anouk\nPer 1 januari 2024 hebben wij een nieuw "
+                                                         "adres.\n"), ONLY_TIM),
+    "memo-header-on-top": Case("Aan: Leerplicht Maastricht-Heuvelland\nVan: Veilig Thuis Zuid-Limburg\nDatum: 1 "
+                               "december 2026\nOnderwerp: Handle with Care-signaal\n\n" + TIM, ONLY_TIM),
+    "html-indented-with-a-plain-blockquote": Case("<div dir=ltr><p>Handle with Care</p><blockquote style='margin:0 0 0 "
+                                                  "40px;border:none;padding:0px'><p>Naam: Tim Testkind</p><p>"
+                                                  "Geboortedatum: 14-03-2017</p><p>School: 12AB00</p></blockquote><p>"
+                                                  "Met vriendelijke groet,</p></div>", ONLY_TIM, html=True),
+    "outlook-stylesheet": Case("<html><head><style>@font-face {font-family:Calibri;} p.MsoNormal, li.MsoNormal "
+                               "{margin:0cm; font-size:11.0pt;} span.EmailStyle17 {mso-style-type:personal-compose;} "
+                               "@page WordSection1 {size:612.0pt 792.0pt;}</style></head><body><div class=WordSection1>"
+                               "<p class=MsoNormal>Handle with Care</p><p class=MsoNormal>Naam: Tim Testkind</p>"
+                               "<p class=MsoNormal>Geboortedatum: 14-03-2017</p><p class=MsoNormal>School: 12AB00</p>"
+                               "</div></body></html>", ONLY_TIM, html=True),
     # --- dates ---------------------------------------------------------------------------------------------------
     "month-first-date": Case(plain("Naam: Tim Testkind\nGeboortedatum: 03/25/2017\nSchool: 12AB00\n"),
                              held=Reason.INVALID_DATE),
@@ -192,7 +277,7 @@ CASES: dict[str, Case] = {
     "gt-lines-only": Case(plain(SARA) + "\n> Naam: Tim Testkind\n> Geboortedatum: 14-03-2017\n> School: 12AB00\n",
                           held=Reason.QUOTED_SIGNAL),
     "html-blockquote": Case(outlook_html("<p>Naam: Sara Testkind</p><p>Geboortedatum: 2 mei 2013</p>"
-                                         "<p>School: 56EF00</p><blockquote><p>Naam: Tim Testkind</p>"
+                                         "<p>School: 56EF00</p><blockquote type=cite><p>Naam: Tim Testkind</p>"
                                          "<p>Geboortedatum: 14-03-2017</p></blockquote>"),
                             held=Reason.QUOTED_SIGNAL, html=True, in_lab=True),
     "html-hidden-child": Case(outlook_html("<p>Naam: Sara Testkind</p><p>Geboortedatum: 2 mei 2013</p>"

@@ -7,11 +7,13 @@ becomes a `Held` outcome with a reason, and a person looks at it.
 
 A delivered signal is a promise that every child written reaches a school, so the
 parser accounts for what it did not use. Inside the data region (from the first child
-label to the last child field) a left-over line that looks like data holds the signal;
-so do a date count that does not match the children, a name written twice, and a date
-of birth of a possible pupil anywhere else in the body. Greetings, signatures and
-disclaimers around the data never hold it. Quoted and forwarded material is never read
-as live children: when it holds a child, a person decides.
+label to the last child field) a left-over line that may hold a child holds the signal;
+so do a date count that does not match the children, a name written twice, a field
+that sits with another child than the one it is filed under, and, anywhere else in
+the body, a possible pupil's date of birth or a sibling written in a sentence. The
+signature (from the first closing greeting or legal footer after the data on, a PS
+excepted) never holds it. Quoted and forwarded material is never read as live
+children: when it holds a child, a person decides.
 
 Dates are read day first, the Dutch way (03/04/2017 is 3 April); one that is valid only
 month first (03/25/2017) is invalid, never reinterpreted. Results and failures carry no
@@ -24,14 +26,18 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from .lines import (
+    DATE_LIKE,
     DATE_TOKEN,
+    Labelled,
     Layout,
     has_child_label,
     is_closing,
     is_heading,
+    is_postscript,
     labelled,
     lay_out,
     looks_like_data,
+    may_hold_a_child,
     says_correction,
 )
 from .outcomes import Held
@@ -120,16 +126,18 @@ def age_on(birth_date: date, today: date) -> int:
 
 # Labels that may stand before the first child as defaults for every child.
 _DEFAULTABLE = frozenset({"gemeente", "kenmerk"})
-# Field values that are no place for a date: a date there is a child's date that no field took.
-_NO_DATES_IN = frozenset({"gemeente", "kenmerk"})
 
 
 @dataclass(frozen=True)
 class _Field:
-    label: str
+    written: Labelled
     value: str
     first: int          # 0-based index of the label's line
     last: int           # of the last line it took (the value may stand on the next line)
+
+    @property
+    def label(self) -> str:
+        return self.written.label
 
 
 @dataclass
@@ -137,29 +145,38 @@ class _Block:
     fields: dict[str, _Field]
 
 
-def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange(), set_apart: str = "") -> Signal | Held:
+def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange(), set_apart: str = "", subject: str = "",
+                 conflicting: bool = False) -> Signal | Held:
     """The children in a signal's plain text, or the first reason it cannot be trusted.
 
     `set_apart` is what the mail showed as quoted, forwarded or hidden (HTML blockquotes,
-    forwarded message parts): read only to see whether it holds a child.
+    forwarded message parts): read only to see whether it holds a child. `subject` is the
+    signed subject, read for a correction. `conflicting` says the mail's text and HTML
+    versions name different children.
     """
     layout = lay_out(text, set_apart)
-    body_end = _body_end(layout.lines)
-    body = "\n".join(layout.lines[:body_end])
-    if says_correction(body):
+    lines = layout.lines
+    following = _next_lines(lines)
+    fields, headings = _fields(lines, following)
+    names = [found for found in fields if found.label == "naam"]
+    data = (names[0].first, max(found.last for found in fields[fields.index(names[0]):])) if names else None
+    signature = _signature(lines, data[1] if data else -1)
+    body = "\n".join(line for index, line in enumerate(lines) if index not in signature)
+    if says_correction(subject) or says_correction(body):
         return Held(Reason.CORRECTION)
-    fields, headings = _fields(layout.lines)
     if has_child_label(layout.set_apart):
         apart = normalise_name(" ".join(layout.set_apart))
-        names = [normalise_name(found.value) for found in fields if found.label == "naam" and found.value]
-        return Held(Reason.CORRECTION if any(name in apart for name in names) else Reason.QUOTED_SIGNAL)
-    if not mentions_handle_with_care(" ".join(layout.lines)):
+        written = [normalise_name(found.value) for found in names if found.value]
+        return Held(Reason.CORRECTION if any(name in apart for name in written) else Reason.QUOTED_SIGNAL)
+    if conflicting:
+        return Held(Reason.VERSIONS_DIFFER)
+    if not mentions_handle_with_care(" ".join(lines)):
         return Held(Reason.NOT_HWC)
-    blocks = _blocks(fields)
+    blocks = _blocks(fields, lines, following)
     if isinstance(blocks, Held):
         return blocks
     defaults, child_blocks = blocks
-    if not child_blocks:
+    if not child_blocks or data is None:
         return Held(Reason.NO_CHILDREN)
     children = []
     for number, block in enumerate(child_blocks, start=1):
@@ -167,50 +184,84 @@ def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange(), set_apa
         if isinstance(child, Held):
             return child
         children.append(child)
-    unaccounted = _unaccounted(layout, fields, headings, child_blocks, body_end, today, ages)
+    unaccounted = _unaccounted(layout, fields, headings, child_blocks, data, signature, today, ages)
     return unaccounted or Signal(tuple(children))
 
 
-def _body_end(lines: list[str]) -> int:
-    """Where the signature begins: the first closing line, or the end."""
-    return next((index for index, line in enumerate(lines) if line and is_closing(line)), len(lines))
+def _next_lines(lines: list[str]) -> list[int | None]:
+    """For each line, the index of the next non-empty line after it: one pass, so long texts stay linear."""
+    following: list[int | None] = [None] * len(lines)
+    upcoming: int | None = None
+    for index in range(len(lines) - 1, -1, -1):
+        following[index] = upcoming
+        if lines[index]:
+            upcoming = index
+    return following
 
 
-def _fields(lines: list[str]) -> tuple[list[_Field], set[int]]:
+def _signature(lines: list[str], after: int) -> set[int]:
+    """The lines of the signature: from the first closing greeting or legal footer after the data on, except
+    a postscript ("PS: ...") and what follows it up to the next closing."""
+    start = next((index for index in range(after + 1, len(lines)) if lines[index] and is_closing(lines[index])),
+                 len(lines))
+    signature: set[int] = set()
+    in_postscript = False
+    for index in range(start, len(lines)):
+        line = lines[index]
+        if line and is_postscript(line):
+            in_postscript = True
+        elif line and in_postscript and is_closing(line):
+            in_postscript = False
+        if not in_postscript:
+            signature.add(index)
+    return signature
+
+
+def _fields(lines: list[str], following: list[int | None]) -> tuple[list[_Field], set[int]]:
     """Labelled fields in order, and the lines that only announce a child ("Kind 2:", "Broertje").
 
     An empty value is taken from the next non-empty line, because people often type the
-    value below its label.
+    value below its label, unless that line itself looks like data for another field.
     """
     fields: list[_Field] = []
     headings: set[int] = set()
+    found_at = [labelled(line) if line else None for line in lines]
     index = 0
     while index < len(lines):
-        line = lines[index]
-        found = labelled(line) if line else None
-        following = next((later for later in range(index + 1, len(lines)) if lines[later]), None)
-        next_found = labelled(lines[following]) if following is not None else None
+        found = found_at[index]
+        upcoming = following[index]
+        next_found = found_at[upcoming] if upcoming is not None else None
         announces = next_found is not None and next_found.label == "naam"
         if found is None or (found.relation and not found.value and announces):
-            if line and announces and is_heading(line):
+            if lines[index] and announces and is_heading(lines[index]):
                 headings.add(index)
             index += 1
             continue
         value, last = found.value, index
-        if not value and following is not None and next_found is None:
-            value, last = lines[following], following
-        fields.append(_Field(found.label, value, index, last))
+        if not value and upcoming is not None and next_found is None and _may_be_value(found.label, lines[upcoming]):
+            value, last = lines[upcoming], upcoming
+        fields.append(_Field(found, value, index, last))
         index = last + 1
     return fields, headings
 
 
-def _blocks(fields: list[_Field]) -> tuple[_Block, list[_Block]] | Held:
+def _may_be_value(label: str, line: str) -> bool:
+    """A reference or a municipality on the next line is short and holds no child."""
+    return label in ("naam", "geboortedatum", "school") or not looks_like_data(line)
+
+
+def _blocks(fields: list[_Field], lines: list[str], following: list[int | None]) -> tuple[_Block, list[_Block]] | Held:
     """Split fields into the defaults before the first child and one block per child.
 
-    A field belongs only to the block it is written in.
+    A field belongs only to the block it is written in. One that looks as if it belongs to
+    another child (set off from its block by a blank line and written right above the next
+    name, under another list number, or with another sibling word or number in its label)
+    holds the signal.
     """
     defaults = _Block({})
     children: list[_Block] = []
+    names_at = {found.first for found in fields if found.label == "naam"}
+    previous_last = -1
     for found in fields:
         if found.label == "naam":
             children.append(_Block({}))
@@ -219,8 +270,23 @@ def _blocks(fields: list[_Field]) -> tuple[_Block, list[_Block]] | Held:
         block = children[-1] if children else defaults
         if found.label in block.fields:
             return Held(Reason.DUPLICATE_FIELD, child=len(children) or None)
+        if children and found.label != "naam" and _elsewhere(found, block, lines, following, names_at, previous_last):
+            return _unparsed(found.first)
         block.fields[found.label] = found
+        previous_last = found.last
     return defaults, children
+
+
+def _elsewhere(found: _Field, block: _Block, lines: list[str], following: list[int | None], names_at: set[int],
+               previous_last: int) -> bool:
+    name = block.fields["naam"].written
+    written = found.written
+    set_off = any(not lines[index] for index in range(previous_last + 1, found.first))
+    upcoming = following[found.last]
+    above_next_name = upcoming == found.last + 1 and upcoming in names_at
+    return ((set_off and above_next_name) or (written.item is not None and written.item != name.item)
+            or (written.sibling is not None and written.sibling != name.sibling)
+            or (written.ordinal is not None and written.ordinal != name.ordinal))
 
 
 def _value(block: _Block, label: str) -> str | None:
@@ -254,36 +320,39 @@ def _possible_pupil(birth_date: date, today: date, ages: AgeRange) -> bool:
     return birth_date <= today and ages.minimum <= age_on(birth_date, today) <= ages.maximum
 
 
-def _unaccounted(layout: Layout, fields: list[_Field], headings: set[int], children: list[_Block], body_end: int,
-                 today: date, ages: AgeRange) -> Held | None:
+def _unaccounted(layout: Layout, fields: list[_Field], headings: set[int], children: list[_Block],
+                 data: tuple[int, int], signature: set[int], today: date, ages: AgeRange) -> Held | None:
     """The first line that may hold a child no field took, as `unparsed-line` with its line number only."""
     lines = layout.lines
-    child_fields = [found for block in children for found in block.fields.values()]
-    start = min(found.first for found in child_fields)
-    end = max(found.last for found in child_fields)
+    start, end = data
     taken = {index for found in fields for index in range(found.first, found.last + 1)}
     names = [normalise_name(block.fields["naam"].value) for block in children]
     if len(set(names)) != len(names):
         second = [block for block in children if names.count(normalise_name(block.fields["naam"].value)) > 1][1]
         return _unparsed(second.fields["naam"].first)
+    mentioned = re.compile("|".join(rf"\b{re.escape(name)}\b" for name in names))
     for index in range(start, end + 1):
         line = lines[index]
         if index in taken or index in headings or not line:
             continue
-        folded = normalise_name(line)
-        if looks_like_data(line) or any(re.search(rf"\b{re.escape(name)}\b", folded) for name in names):
+        if looks_like_data(line) or mentioned.search(normalise_name(line)):
             return _unparsed(index)
-    dates = [index for index in range(start, end + 1) for _ in DATE_TOKEN.finditer(lines[index])
-             if not any(found.label in _NO_DATES_IN and found.first <= index <= found.last for found in fields)]
+    for found in fields:
+        if found.label != "naam" and may_hold_a_child(found.value):
+            return _unparsed(found.first)
+    dates = [index for index in range(start, end + 1) for _ in DATE_LIKE.finditer(lines[index])]
     if len(dates) != len(children):
         birth_lines = {block.fields["geboortedatum"].last for block in children}
         extra = next((index for index in dates if dates.count(index) > 1 or index not in birth_lines), start)
         return _unparsed(extra)
-    for index in [*range(0, start), *range(end + 1, body_end)]:
-        for token in DATE_TOKEN.finditer(lines[index]):
-            written = parse_dutch_date(token[0])
-            if written is not None and _possible_pupil(written, today, ages):
-                return _unparsed(index)
+    for index in [*range(0, start), *range(end + 1, len(lines))]:
+        line = lines[index]
+        if index in signature or index in taken or not line:
+            continue
+        if may_hold_a_child(line) or any((written := parse_dutch_date(token[0])) is not None
+                                         and _possible_pupil(written, today, ages)
+                                         for token in DATE_TOKEN.finditer(line)):
+            return _unparsed(index)
     return None
 
 

@@ -151,8 +151,9 @@ def signal_text(draw: st.DrawFn) -> tuple[str, dict[str, set[str]]]:
     greeting = draw(st.lists(st.sampled_from(GREETINGS), max_size=3))
     signature = draw(st.lists(st.sampled_from(SIGNATURES), max_size=8))
     separator = draw(st.sampled_from(["\n\n", "\n", "\n\n\n"]))
-    text = "\n".join([*greeting, "", "Handle with Care", "", separator.join(blocks), "", "Met vriendelijke groet,",
-                      *signature])
+    rule = draw(st.sampled_from(["", "----------------", "________________", "==========", "--"]))
+    text = "\n".join([*greeting, "", "Handle with Care", rule, "", separator.join(blocks), "",
+                      "Met vriendelijke groet,", *signature])
     return text, expected
 
 
@@ -168,7 +169,9 @@ def test_a_well_formed_signal_among_greetings_and_signatures_is_delivered(drawn:
 LOSSY_FORMS = ["{name}, {date}", "{name} (geboren {date})", "Broertje {name}, {date}", "{name}\n{date}",
                "Voornaam: {first}\nAchternaam: Testkind\nGeboortedatum: {date}", "Kind: {name} {date}",
                "Naam: {name}\nGeboortedatum: {date}\nRoepnaam: {first}", "> Naam: {name}\n> Geboortedatum: {date}",
-               "{name} geboren op {date} zit ook op die school"]
+               "{name} geboren op {date} zit ook op die school", "Zoon {name} zit op dezelfde school",
+               "Ook halfzusje {name} (groep 3)", "{name}, {dashed}", "Kenmerk: VT-1 (ook zusje {name}, {date})",
+               "PS: ook broertje {name} ({date})"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -180,8 +183,9 @@ def test_every_child_written_is_delivered_to_its_school_or_the_signal_is_held(
     text, expected = drawn
     lines = text.split("\n")
     body_end = lines.index("Met vriendelijke groet,")
-    position = where % (body_end + 1)
-    sibling = form.format(name=extra, first=extra.split()[0], date=born[1])
+    position = len(lines) if form.startswith("PS:") else where % (body_end + 1)
+    sibling = form.format(name=extra, first=extra.split()[0], date=born[1],
+                          dashed=born[0].strftime("%d\u2013%m\u2013%Y"))
     result = outcome("\n".join([*lines[:position], sibling, *lines[position:]]))
     if isinstance(result, Held):
         assert result.disposition is Disposition.MANUAL
