@@ -23,6 +23,7 @@ class Reason(Enum):
     UNTRUSTED_SENDER = "untrusted-sender"
     MULTIPLE_FROM = "multiple-from"
     MALFORMED_FROM = "malformed-from"
+    MALFORMED_HEADER = "malformed-header"
     TOO_LARGE = "too-large"
     TOO_DEEP = "too-deep"
     TOO_MANY_PARTS = "too-many-parts"
@@ -39,6 +40,7 @@ class Reason(Enum):
     KEY_REVOKED = "key-revoked"
     SIGNATURE_EXPIRED = "signature-expired"
     WRONG_SIGNER = "wrong-signer"
+    WRONG_RECIPIENT = "wrong-recipient"
     SIGNATURE_IN_FUTURE = "signature-in-future"
     SIGNATURE_TOO_OLD = "signature-too-old"
     NESTED_PGP = "nested-pgp"
@@ -56,6 +58,7 @@ class Reason(Enum):
     UNPARSED_LINE = "unparsed-line"
     CORRECTION = "correction"
     QUOTED_SIGNAL = "quoted-signal"
+    VERSIONS_DIFFER = "versions-differ"
     OTHER_REGION = "other-region"
     MUNICIPALITY_MISMATCH = "municipality-mismatch"
     NOT_IN_REGISTER = "not-in-register"
@@ -111,6 +114,10 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
         "verwijder het bericht dan uit de map."),
     Reason.MULTIPLE_FROM: (_Q, "Het bericht noemt meer dan één afzender.", f"{_CALL} {_NEW_SIGNAL}"),
     Reason.MALFORMED_FROM: (_Q, "De afzender van het bericht is onleesbaar.", f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.MALFORMED_HEADER: (
+        _Q, "De kopregels van het bericht (zoals afzender, Message-ID of opbouw) zijn onleesbaar of groter dan "
+            "toegestaan; het bericht is niet verder gelezen.",
+        f"{_CALL} Zulke kopregels kunnen onderweg zijn toegevoegd of gewijzigd. {_NEW_SIGNAL}"),
     Reason.TOO_LARGE: (
         _Q, "Het bericht is groter dan toegestaan.",
         f"{_CALL} Is het echt, vraag dan een nieuw signaal met alleen de tekst, zonder bijlagen."),
@@ -152,6 +159,13 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
     Reason.WRONG_SIGNER: (
         _Q, "Het bericht is ondertekend door een andere partij dan de afzender die erboven staat.",
         f"{_CALL} {_NEW_SIGNAL}"),
+    Reason.WRONG_RECIPIENT: (
+        _Q, "Het ondertekende bericht is gericht aan een ander adres dan dat van dit Leerplicht-team (of de "
+            "geadresseerde in het versleutelde deel is onleesbaar): het kan een signaal voor een andere organisatie "
+            "zijn dat naar ons is doorgestuurd.",
+        f"{_CALL} Vraag ook aan welk adres zij het signaal stuurden. Was het voor een andere regio bedoeld, vraag "
+        "Veilig Thuis het dan daar af te leveren en verwijder het bericht uit de map. Is het een adres van dit team, "
+        f"laat de beheerder het dan opnemen in trust.recipient_aliases. {_NEW_SIGNAL}"),
     Reason.SIGNATURE_IN_FUTURE: (
         _Q, "De handtekening heeft een tijdstip in de toekomst.",
         f"Meld het de beheerder: de klok van deze server of van de afzender loopt mogelijk verkeerd. {_CALL} "
@@ -167,8 +181,10 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
         f"{_CALL} Is het echt, vraag dan een nieuw signaal als gewone tekst."),
     Reason.REPLAY: (
         _Q, "Dit signaal is al eerder verwerkt; dit is een herhaling van hetzelfde ondertekende bericht.",
-        "Stuur het niet door: het origineel is al afgehandeld (zie hieronder of het is afgeleverd). Twijfelt u, "
-        "bel Veilig Thuis via het bekende nummer. Verwijder het bericht daarna uit de map."),
+        "Stuur dit bericht niet door. Achter de code hierboven staat wat er met het origineel is gebeurd. Is het "
+        "afgeleverd, dan hebben de scholen het signaal al. Is het niet (volledig) afgeleverd, dan maakt hwc-mailer "
+        "het origineel zelf af, of staat het in de genoemde map en heeft u er al een melding over gekregen: handel "
+        "het daar af. Twijfelt u, bel Veilig Thuis via het bekende nummer. Verwijder dit bericht daarna uit de map."),
     Reason.NOT_HWC: (
         _M, "Het bericht komt echt van Veilig Thuis, maar bevat niet de woorden 'Handle with Care'.",
         f"Lees het bericht in de map en beoordeel of het een Handle with Care-signaal is. Zo ja: {_BY_HAND}"),
@@ -206,10 +222,14 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
         "(is het de verkeerde school, dan is dat een datalek: meld het bij de privacy-functionaris, binnen 72 uur "
         f"bij de Autoriteit Persoonsgegevens). Handel de correctie zelf af. {_BY_HAND}"),
     Reason.QUOTED_SIGNAL: (
-        _M, "In het bericht staat een doorgestuurd of geciteerd bericht met kindgegevens; hwc-mailer leest geen "
-            "kinderen uit doorgestuurde of geciteerde tekst.",
+        _M, "In het bericht staat doorgestuurde, geciteerde of verborgen tekst met kindgegevens; hwc-mailer leest "
+            "geen kinderen uit doorgestuurde, geciteerde of verborgen tekst.",
         "Lees het bericht en stel vast of het een nieuw signaal is of een eerder signaal dat al is afgehandeld. "
         f"Is het nieuw: {_BY_HAND}"),
+    Reason.VERSIONS_DIFFER: (
+        _M, "De tekstversie en de HTML-versie van het bericht noemen niet dezelfde kinderen.",
+        f"Lees het bericht in de map (beide versies als uw mailprogramma dat toont) en stel vast welke kinderen "
+        f"Veilig Thuis bedoelt; vraag het zo nodig na. {_BY_HAND}"),
     Reason.OTHER_REGION: (
         _M, "De gemeente van een kind hoort niet bij deze regio.",
         "Controleer de gemeente met Veilig Thuis. Woont het kind in een andere regio, stuur het signaal dan "

@@ -6,7 +6,9 @@ or a root-only file) or from an environment variable named in the YAML.
 Relative paths are taken relative to the service file's directory.
 """
 
+import errno
 import os
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
@@ -38,7 +40,9 @@ class Secret(Strict):
             raise ValueError("give exactly one of file, env, credential")
         return self
 
-    def read(self) -> str:
+    def read(self, check: Callable[[Path, int, bool], None] | None = None) -> str:
+        """The secret; a file is opened without following a symbolic link, and handed to `check` (path, open
+        descriptor, whether it is a credential) before it is read: the service's check that it is the daemon's own."""
         if self.env is not None:
             value = os.environ.get(self.env)
             if value is None:
@@ -54,9 +58,19 @@ class Secret(Strict):
             assert self.file is not None
             path = self.file
         try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
+            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
         except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise ConfigError(f"secret file {path} is a symbolic link, and links are not followed: point the "
+                                  "service file at the real file") from None
             raise ConfigError(f"cannot read secret file {path}: {error.strerror}") from None
+        with os.fdopen(descriptor, "rb") as handle:
+            if check is not None:
+                check(path, handle.fileno(), self.credential is not None)
+            try:
+                return handle.read().decode("utf-8").rstrip("\r\n")
+            except OSError as error:
+                raise ConfigError(f"cannot read secret file {path}: {error.strerror}") from None
 
 
 class Server(Strict):
@@ -142,7 +156,7 @@ class Limits(Strict):
     max_mime_depth: int = Field(8, gt=0)
     max_mime_parts: int = Field(50, gt=0)
     max_attempts: int = Field(3, gt=0, description="passes a message may fail (or crash) before a person gets it")
-    max_plaintext_bytes: int = Field(10 * 1024 * 1024, gt=0, description="decrypted content; more is a "
+    max_plaintext_bytes: int = Field(2 * 1024 * 1024, gt=0, description="decrypted content; more is a "
                                                                          "decompression bomb and is quarantined")
     max_header_bytes: int = Field(256 * 1024, gt=0, description="the whole header block, checked before parsing")
     max_header_count: int = Field(500, gt=0, description="header fields, checked before parsing")
