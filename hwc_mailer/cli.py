@@ -5,8 +5,9 @@ outage (once) or a signal that would be held (route), 2 the configuration, rules
 templates cannot be used.
 """
 
-import getpass
 import json
+import os
+import pwd
 import resource
 import sys
 from collections.abc import Iterator, Sequence
@@ -27,20 +28,31 @@ from .domain.routing import route as route_signal
 from .domain.signal import AgeRange, Signal, age_on, parse_signal
 from .edges.protocols import KeyState
 from .edges.register import read_info
-from .edges.store import SqlStore
 from .edges.systemd import Notifier
 from .errors import ConfigError, HwcError, Outage, RulesError
 from .service.daemon import Daemon
 from .service.keys import import_keys, key_statuses, keyring_problems
 from .service.pipeline import REGISTER_GAP, Context, Edges
 from .service.register import describe, import_register, register_key
-from .service.setup import assemble, load_context, mailbox, open_edges, register_of, transport
+from .service.setup import (
+    assemble,
+    file_problems,
+    load_context,
+    mailbox,
+    open_edges,
+    open_store,
+    register_of,
+    transport,
+    trust_files,
+)
 from .settings.config import Settings, load_settings
 from .settings.rules import School, load_rules
 
 log = structlog.get_logger("hwc_mailer.cli")
 
 DEFAULT_CONFIG = "/etc/hwc-mailer/config.yaml"
+# `register import`: the index was replaced, but some rows of the export could not be read (exit 1 is a refusal).
+SKIPPED_ROWS = 3
 
 
 def utc_now() -> datetime:
@@ -132,6 +144,15 @@ def run(invocation: Invocation) -> None:
 @click.pass_obj
 def check(invocation: Invocation, offline: bool) -> None:
     """Validate config, rules, templates and keys, and try the servers."""
+    try:
+        unsafe = file_problems(_settings(invocation))
+    except HwcError as error:
+        _fail(error)
+    if unsafe:
+        for problem in unsafe:
+            click.echo(f"problem: {problem}")
+        click.echo(f"{len(unsafe)} problem(s): the daemon's files are not its own; nothing else was checked")
+        sys.exit(2)
     with opened(invocation) as (settings, context, edges):
         problems = key_problems(settings, context, edges) + register_problems(settings, context)
         if not offline:
@@ -196,9 +217,10 @@ def stats(invocation: Invocation, as_json: bool) -> None:
     """The anonymous counters: signals, children and schools per month, municipality and outcome."""
     try:
         settings = _settings(invocation)
+        trust_files(settings, secrets=())
+        store = open_store(settings)
     except HwcError as error:
         _fail(error)
-    store = SqlStore(settings.database)
     rows = [asdict(counter) for counter in store.counters()]
     store.close()
     if as_json:
@@ -298,6 +320,8 @@ def route(invocation: Invocation, signal_file: TextIO, use_register: bool) -> No
     try:
         settings = _settings(invocation)
         rules = load_rules(settings.rules)
+        if use_register and settings.lookup is not None:
+            trust_files(settings, secrets=(settings.lookup.key,))
         register = register_of(settings) if use_register else None
     except HwcError as error:
         _fail(error)
@@ -313,11 +337,13 @@ def route(invocation: Invocation, signal_file: TextIO, use_register: bool) -> No
         written = f"School: {child.school!r}" if child.school else "no School: line"
         click.echo(f"child {number}: name and date of birth read (age {age_on(child.birth_date, today)}), {written}")
     try:
+        if register is not None:
+            log.warning("register-lookup", command="route", user=_account(), count=len(signal.children))
         routed = route_signal(signal, rules, register)
     except HwcError as error:
         _fail(error)
     if register is not None:
-        log.warning("register-lookup", command="route", user=getpass.getuser(), count=len(signal.children),
+        log.warning("register-lookup-done", command="route", user=_account(),
                     outcome=routed.code if isinstance(routed, Held) else "routed")
     if isinstance(routed, Held):
         _print_held(routed)
@@ -327,9 +353,18 @@ def route(invocation: Invocation, signal_file: TextIO, use_register: bool) -> No
         click.echo(f"{routed.register_gaps} child(ren) routed by the School: line only: not in the register")
 
 
+def _account() -> str:
+    """Who ran the command, by the process's real uid (not $USER, which anyone can set)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
 def _print_held(held: Held) -> None:
     child = f" (child {held.child})" if held.child else ""
-    click.echo(f"would be held: {held.code}{child}: {held.reason.explanation}")
+    detail = f" [{held.detail}]" if held.detail else ""
+    click.echo(f"would be held: {held.code}{child}{detail}: {held.reason.explanation}")
     click.echo(f"  the officer would be told: {held.reason.action}")
 
 
@@ -352,8 +387,9 @@ def register_group(ctx: click.Context) -> None:
     try:
         settings = _settings(ctx.obj)
         path = settings.register_index
-        if path is None:
+        if path is None or settings.lookup is None:
             raise ConfigError("the service file has no register: section; see docs/register.md")
+        trust_files(settings, secrets=(settings.lookup.key,))
         info = read_info(path, register_key(settings))
     except HwcError as error:
         _fail(error)
@@ -373,11 +409,14 @@ def register_import(invocation: Invocation, export: BinaryIO, force: bool) -> No
     """Build the index from the leerplicht administration's export (FILE, or - for standard input).
 
     The export is read once and kept nowhere; rows that cannot be read are named by line number only.
+    Exit 0 imported, 1 refused (the index is unchanged), 2 the configuration or the export is unusable,
+    3 imported but some rows were skipped.
     """
     try:
         settings = _settings(invocation)
         if settings.lookup is None:
             raise ConfigError("the service file has no register: section; see docs/register.md")
+        trust_files(settings, secrets=(settings.lookup.key,))
         report = import_register(export.read(), settings, utc_now(), force=force)
     except HwcError as error:
         _fail(error)
@@ -390,4 +429,4 @@ def register_import(invocation: Invocation, export: BinaryIO, force: bool) -> No
     log.info("register-imported", count=report.info.pupils, entries=report.info.entries, skipped=len(report.skipped))
     click.echo(f"imported {report.info.pupils} pupil(s) into {settings.register_index} "
                f"({report.info.entries} entries; {len(report.skipped)} row(s) skipped)")
-    sys.exit(1 if report.skipped else 0)
+    sys.exit(SKIPPED_ROWS if report.skipped else 0)

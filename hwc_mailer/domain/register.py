@@ -23,12 +23,15 @@ from .text import fold
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2019\u2018\u02bc\u00b4`\u2032"), "'")
 _HYPHENS = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
 _NOT_NAME = re.compile(r"[^\w' -]+")
+# The acute accent people type as an apostrophe ("van ´t") comes out of NFKC (`fold`, and so the signal parser) as a
+# space and a combining acute, which no letter precedes: that is the apostrophe too.
+_SPACING_ACUTE = re.compile(r"(?<!\S)\u0301")
 ENTRY_VERSION = b"hwc-register-v1"
 
 
 def register_name(value: str) -> str:
     """Folded, case-free, one kind of apostrophe and hyphen, other punctuation as space, spaces collapsed."""
-    text = fold(value).translate(_APOSTROPHES).translate(_HYPHENS).casefold()
+    text = _SPACING_ACUTE.sub("'", fold(value)).translate(_APOSTROPHES).translate(_HYPHENS).casefold()
     return " ".join(_NOT_NAME.sub(" ", text).split())
 
 

@@ -109,18 +109,39 @@ def _school_of(child: Child, number: int, directory: Directory[SchoolT],
         if len(listed) > 1:
             return Held(Reason.AMBIGUOUS_REGISTER, named, child=number)
         (code,) = listed
-        school = directory.school_by_code(code) or (directory.school_by_code(code[:4]) if len(code) > 4 else None)
-        if school is None:
+        candidates = _schools_for(code, directory)
+        if not candidates:
             return Held(Reason.SCHOOL_NOT_PARTICIPATING, f"school {code}", child=number)
-        return school, False
+        if len(candidates) > 1:
+            codes = ", ".join(sorted(school.code for school in candidates))
+            return Held(Reason.AMBIGUOUS_REGISTER, f"het register noemt {code}; de regels kennen {codes}",
+                        child=number)
+        return candidates[0], False
     written = find_school(child.school, directory)
     if isinstance(written, Reason):
         return Held(written, child=number)
     if listed:
-        if not any(code == written.code or code[:4] == written.code for code in listed):
+        if not any(_same_school(code, written.code) for code in listed):
             return Held(Reason.REGISTER_MISMATCH, named, child=number)
         return written, False
     by_name = SCHOOL_CODE.match(normalise_code(child.school)) is None
     if child.municipality and by_name and not written.serves_municipality(child.municipality):
         return Held(Reason.MUNICIPALITY_MISMATCH, child=number)
     return written, listed is not None
+
+
+def _schools_for(code: str, directory: Directory[SchoolT]) -> tuple[SchoolT, ...]:
+    """The schools of the rules a register code names: the location itself, the whole BRIN the rules list, or,
+    for a bare BRIN in the register, every location the rules list of it."""
+    school = directory.school_by_code(code)
+    if school is not None:
+        return (school,)
+    if len(code) > 4:
+        whole = directory.school_by_code(code[:4])
+        return (whole,) if whole is not None else ()
+    return directory.schools_of_brin(code)
+
+
+def _same_school(listed: str, written: str) -> bool:
+    """A register code and a rules code name the same school when equal or when one is the other's whole BRIN."""
+    return listed == written or listed[:4] == written or written[:4] == listed

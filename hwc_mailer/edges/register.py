@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from ..domain.register import Pupil, entry_key, indexed_names, written_names
 from ..errors import RegisterUnavailable
@@ -30,6 +31,11 @@ class IndexInfo:
     pupils: int
     entries: int
     key_matches: bool
+
+
+def _read_only(path: Path) -> str:
+    """The index opened read-only, whatever characters its path holds."""
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
 
 
 def _key_check(secret: bytes) -> str:
@@ -83,7 +89,7 @@ def read_info(path: Path, secret: bytes) -> IndexInfo | None:
     if not path.exists():
         return None
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = sqlite3.connect(_read_only(path), uri=True)
         try:
             meta = dict(connection.execute("SELECT name, value FROM meta").fetchall())
         finally:
@@ -115,11 +121,22 @@ class RegisterIndex:
         if self._connection is None or identity != self._identity:
             self.close()
             try:
-                self._connection = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True)
+                connection = sqlite3.connect(_read_only(self._path), uri=True)
             except sqlite3.Error as error:
                 raise RegisterUnavailable(f"register index {self._path} cannot be opened "
                                           f"({type(error).__name__})") from None
-            self._identity = identity
+            try:
+                check = connection.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
+            except sqlite3.Error as error:
+                connection.close()
+                raise RegisterUnavailable(f"register index {self._path} cannot be read "
+                                          f"({type(error).__name__})") from None
+            # Another key finds no child at all: that must not pass for "not in the register".
+            if check is None or not hmac.compare_digest(str(check[0]), _key_check(self._secret)):
+                connection.close()
+                raise RegisterUnavailable(f"register index {self._path} was made with another key than register.key; "
+                                          "import the export again with `hwc-mailer register import`")
+            self._connection, self._identity = connection, identity
         return self._connection
 
     def schools_of(self, name: str, birth_date: date) -> frozenset[str]:

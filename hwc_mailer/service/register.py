@@ -9,17 +9,21 @@ is refused: a broken export must not empty the register.
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..domain.register import Pupil, register_name
 from ..domain.signal import parse_dutch_date
 from ..domain.text import SCHOOL_CODE, collapse, normalise_code
 from ..edges.register import IndexInfo, read_info, write_index
-from ..errors import ConfigError
+from ..errors import ConfigError, RegisterUnavailable
 from ..settings.config import RegisterColumns, Settings
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
 MIN_KEY_LENGTH = 16
@@ -77,7 +81,9 @@ def read_export(text: str, columns: RegisterColumns) -> tuple[list[Pupil], list[
         raise ExportError("the export is empty")
     delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
+    header = next((row for row in reader if any(cell.strip() for cell in row)), None)   # where `delimiter` came from
+    if header is None:
+        raise ExportError("the export is empty")
     positions = {register_name(name): index for index, name in enumerate(header)}
     wanted = {name: getattr(columns, name) for name in _FIELDS}
     missing = [column for name, column in wanted.items()
@@ -88,11 +94,12 @@ def read_export(text: str, columns: RegisterColumns) -> tuple[list[Pupil], list[
     where = {name: positions.get(register_name(column)) for name, column in wanted.items()}
     pupils: list[Pupil] = []
     skipped: list[str] = []
-    for row in reader:
-        line = reader.line_num
+    for line, row in _rows(reader):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
+            if reader.line_num > line:          # a quote that never closed took the lines after it into this row
+                raise _unclosed(line)
             skipped.append(f"line {line}: {len(row)} fields where the header has {len(header)}")
             continue
         value = {name: collapse(row[index]) if index is not None else "" for name, index in where.items()}
@@ -106,6 +113,24 @@ def read_export(text: str, columns: RegisterColumns) -> tuple[list[Pupil], list[
         pupils.append(Pupil(value["given_names"], value["prefix"], value["surname"], value["call_name"], birth_date,
                             school))
     return pupils, skipped
+
+
+def _rows(reader: "Reader") -> Iterator[tuple[int, list[str]]]:
+    """Each row with the line it starts on (a quoted field may hold line breaks). A row the csv module cannot
+    read at all (a quote that never closes runs into its field size limit) stops the import: the rows after it
+    would be lost unnoticed."""
+    line = reader.line_num + 1
+    try:
+        for row in reader:
+            yield line, row
+            line = reader.line_num + 1
+    except csv.Error:
+        raise _unclosed(line) from None
+
+
+def _unclosed(line: int) -> ExportError:
+    return ExportError(f"line {line}: this row cannot be read, probably a quote that is not closed; nothing was "
+                       "imported")
 
 
 def _problem(value: dict[str, str]) -> str | None:
@@ -133,7 +158,10 @@ def import_register(data: bytes, settings: Settings, now: datetime, *, force: bo
     pupils, skipped = read_export(decode_export(data), settings.lookup.columns)
     if not pupils:
         return ImportReport(0, tuple(skipped), None, "the export has no readable pupil; the index is unchanged")
-    current = read_info(path, key)
+    try:
+        current = read_info(path, key)
+    except RegisterUnavailable:
+        current = None                # a damaged index is what an import repairs: nothing to guard
     if current is not None and current.key_matches and not force:
         floor = current.pupils * (1 - settings.lookup.max_shrink)
         if len(pupils) < floor:
@@ -141,7 +169,12 @@ def import_register(data: bytes, settings: Settings, now: datetime, *, force: bo
                                 f"the export has {len(pupils)} readable pupils where the index has {current.pupils} "
                                 f"(more than {settings.lookup.max_shrink:.0%} fewer); the index is unchanged. "
                                 "Check the export; if the drop is real, import it with --force")
-    return ImportReport(len(pupils), tuple(skipped), write_index(path, key, pupils, now))
+    try:
+        info = write_index(path, key, pupils, now)
+    except OSError as error:
+        raise ConfigError(f"cannot write the register index {path}: {error.strerror or type(error).__name__}; "
+                          "check that the state dir is writable by the service user and has room") from None
+    return ImportReport(len(pupils), tuple(skipped), info)
 
 
 def describe(info: IndexInfo, now: datetime) -> Sequence[str]:

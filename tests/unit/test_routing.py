@@ -194,3 +194,34 @@ def test_a_school_that_serves_the_municipality_is_found_by_name(rules: Rules) ->
     signal = Signal((child("Jan Jansen", "Basisschool Op de Heuvel", municipality="Vaals"),))
     result = deliveries(route(signal, serving))
     assert isinstance(result, tuple) and result[0].school.code == "56EF00"
+
+
+# --- a register that names a bare BRIN -------------------------------------------------------------------------
+
+
+class OneSchoolRegister:
+    """Stands in for the register index: every child is listed at one school code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def schools_of(self, name: str, birth_date: date) -> frozenset[str]:
+        return frozenset({self.code})
+
+
+def test_a_bare_brin_in_the_register_with_several_locations_in_the_rules_is_ambiguous(rules: Rules) -> None:
+    result = route(Signal((child("Jan Jansen", None),)), rules, OneSchoolRegister("12AB"))
+    assert result == Held(Reason.AMBIGUOUS_REGISTER, "het register noemt 12AB; de regels kennen 12AB00, 12AB01",
+                          child=1)
+
+
+def test_a_bare_brin_in_the_register_with_one_location_in_the_rules_is_that_school(rules: Rules) -> None:
+    result = deliveries(route(Signal((child("Jan Jansen", None),)), rules, OneSchoolRegister("56EF")))
+    assert isinstance(result, tuple) and [delivery.school.code for delivery in result] == ["56EF00"]
+
+
+def test_a_school_line_agrees_with_the_bare_brin_of_the_register(rules: Rules) -> None:
+    result = deliveries(route(Signal((child("Jan Jansen", "12AB01"),)), rules, OneSchoolRegister("12AB")))
+    assert isinstance(result, tuple) and result[0].school.code == "12AB01"
+    other = route(Signal((child("Jan Jansen", "12AB01"),)), rules, OneSchoolRegister("12AB00"))
+    assert other == Held(Reason.REGISTER_MISMATCH, "het register noemt 12AB00", child=1)
