@@ -550,7 +550,7 @@ def test_an_import_that_fails_while_writing_leaves_the_old_index_and_no_scratch_
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("hwc_mailer.edges.register.os.replace", full_disk)
-    with pytest.raises(ConfigError, match="cannot write the register index .*No space left on device"):
+    with pytest.raises(ConfigError, match=r"cannot write the register index .*No space left on device"):
         import_register(export(EXPORT), office.settings, NOW + timedelta(days=1))
     assert sorted(os.listdir(office.state_dir)) == ["register.sqlite"]
     assert office.index.read_bytes() == before
