@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import itertools
 import shutil
+import subprocess
+import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -96,6 +99,43 @@ class Forger:
         args += ["--sign", "--encrypt"] if signers else ["--encrypt"]
         return gpg(self.home, *args, stdin=plaintext, at=at)
 
+    def sign_encrypt_to(self, plaintext: bytes, recipients: Sequence[str]) -> bytes:
+        """Signed by Veilig Thuis and encrypted to every key in `recipients`: a client with encrypt-to-self or a Cc."""
+        args = ["--armor", "--local-user", self.world.veilig_thuis]
+        for recipient in recipients:
+            args += ["--recipient", recipient]
+        return gpg(self.home, *args, "--sign", "--encrypt", stdin=plaintext)
+
+    def bomb(self, prefix: bytes, zeros: int) -> bytes:
+        """A decompression bomb: `prefix` and then `zeros` zero bytes, signed by Veilig Thuis and encrypted to the
+        office, bzip2-compressed to a few KB. The zeros are streamed into gpg, never held here."""
+        command = ["gpg", "--batch", "--no-tty", "--homedir", str(self.home), "--pinentry-mode", "loopback",
+                   "--passphrase", "", "--armor", "--compress-algo", "bzip2", "--compress-level", "1",
+                   "--local-user", self.world.veilig_thuis, "--recipient", self.world.office, "--sign", "--encrypt"]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdin, stdout, stderr = process.stdin, process.stdout, process.stderr
+        assert stdin is not None and stdout is not None and stderr is not None
+
+        def feed() -> None:
+            block = bytes(1 << 20)
+            try:
+                stdin.write(prefix)
+                for start in range(0, zeros, len(block)):
+                    stdin.write(block[:min(len(block), zeros - start)])
+            finally:
+                stdin.close()
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        armored, errors = stdout.read(), stderr.read()  # a few KB each: neither pipe fills while the other waits
+        writer.join()
+        process.wait()
+        stdout.close()
+        stderr.close()
+        if process.returncode != 0:
+            raise RuntimeError(f"gpg could not make the bomb: {errors.decode(errors='replace')}")
+        return armored
+
     def clearsign(self, text: str, signer: str | None = None) -> bytes:
         return gpg(self.home, "--local-user", signer or self.world.veilig_thuis, "--clearsign", stdin=text.encode())
 
@@ -147,6 +187,17 @@ def inner_text(text: str, charset: str = "utf-8") -> bytes:
     """The MIME entity a mail client encrypts for PGP/MIME: one text/plain part."""
     return (f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
             f"{text}").replace("\n", "\r\n").replace("\r\r\n", "\r\n").encode(charset)
+
+
+def protected_inner(text: str, *, to: str, sender: str = f"Veilig Thuis Zuid-Limburg <{VEILIG_THUIS}>") -> bytes:
+    """The MIME entity Thunderbird encrypts: multipart/mixed with protected headers (From, To, Message-ID,
+    Subject, as Thunderbird 78 and later copy them inside) around one text/plain part."""
+    kind, body = multipart("mixed", [part("text/plain; charset=utf-8", text, "Content-Transfer-Encoding: 8bit")],
+                           '; protected-headers="v1"')
+    lines = [f"Content-Type: {kind}", f"From: {sender}", f"To: {to}",
+             f"Message-ID: {make_msgid(domain='veiligthuis-zl.example.nl')}", "Subject: Melding"]
+    entity = CRLF.join(lines) + CRLF + CRLF + body
+    return entity.replace("\r\n", "\n").replace("\n", CRLF).encode("utf-8")
 
 
 class Headers(TypedDict, total=False):

@@ -11,11 +11,22 @@ accepted only when every one of its indicators agrees; anything else is a
 reason from the one vocabulary. Trust in a key comes from the rules: the
 caller compares fingerprints, and a recipient key must be certified by the
 daemon's key, which `hwc-mailer keys import` does only for keys the rules list.
+
+Decryption does not go through python-gnupg: gpg decompresses whatever it is
+given before any signature check, and python-gnupg would collect the whole
+plaintext in memory (a few KB of ciphertext can expand to GBs). `_Decryption`
+runs gpg itself, reads its output in chunks, and stops gpg as soon as the
+plaintext or the status output passes its cap; gpg's own `--max-output` is the
+second bound. The status lines are judged by `_judge`, in the order of its checks.
 """
 
+import os
+import selectors
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,15 +34,24 @@ import gnupg
 
 from ..domain.reasons import Reason
 from ..errors import CryptoError
+from ..settings.config import Limits
 from .protocols import KeyInfo, KeyState, Verified
 
 MINIMUM_GNUPG = (2, 2, 36)
 HARDENING = ["--no-auto-key-retrieve", "--no-auto-key-import", "--no-auto-key-locate", "--no-encrypt-to"]
 CERTIFIED_VALIDITY = ("f", "u")
+# gpg writes literal data in pieces of at most 32 KiB (g10/plaintext.c) and checks --max-output before each
+# piece: with this much slack over our cap, gpg stops only after we have seen more than the cap ourselves.
+GPG_WRITE_SLACK = 2 * 32768
+STATUS_CAP = 1024 * 1024      # bytes of status lines; a genuine signal needs about 2 KB
+READ_CHUNK = 65536
+DECRYPT_SECONDS = 120.0       # gpg and its agent, for one message at most; more is an outage, not a verdict
 
 
 class GpgKeyring:
-    def __init__(self, home: Path, *, binary: str = "gpg", passphrase: str | None = None) -> None:
+    def __init__(self, home: Path, *, binary: str = "gpg", passphrase: str | None = None,
+                 max_plaintext_bytes: int | None = None) -> None:
+        """`max_plaintext_bytes` bounds what one decryption may produce (limits.max_plaintext_bytes)."""
         if not home.is_dir():
             raise CryptoError(f"gpg home {home} does not exist; create it and import the keys (see README)")
         try:
@@ -44,6 +64,7 @@ class GpgKeyring:
                               "(earlier versions let signed data inject status lines)")
         self._passphrase = passphrase
         self._home = home
+        self._max_plaintext = max_plaintext_bytes or Limits().max_plaintext_bytes
 
     @property
     def home(self) -> Path:
@@ -52,31 +73,20 @@ class GpgKeyring:
     def decrypt_verified(self, data: bytes) -> Verified | Reason:
         """The plaintext only when every indicator agrees; otherwise the most telling reason.
 
-        Signature problems are reported before a failed decryption because gpg
-        aborts decryption (no DECRYPTION_OKAY) when the signature has expired.
+        Never holds more than the plaintext cap: a bigger plaintext is `too-large`, whatever the signature says.
         """
-        result = self._gpg.decrypt(data, passphrase=self._passphrase)
-        statuses = _status_keywords(result.stderr)
-        if not statuses & ENCRYPTION_STATUSES:
-            return Reason.NOT_ENCRYPTED
-        if result.key_status is not None:
-            return Reason.KEY_REVOKED if "revoked" in result.key_status else Reason.KEY_EXPIRED
-        if result.problems:
-            return _signature_problem(result.problems)
-        if not result.ok or "DECRYPTION_OKAY" not in statuses or "DECRYPTION_FAILED" in statuses:
-            return Reason.DECRYPTION_FAILED
-        if not result.sig_info:
-            return Reason.UNSIGNED
-        if len(result.sig_info) != 1:
-            return Reason.SEVERAL_SIGNATURES
-        if not result.valid or result.returncode != 0:
-            return Reason.BAD_SIGNATURE
-        (signature,) = result.sig_info.values()
-        primary = signature.get("pubkey_fingerprint")
-        timestamp = signature.get("timestamp")
-        if signature.get("status") != "signature valid" or not primary or not timestamp:
-            return Reason.BAD_SIGNATURE
-        return Verified(bytes(result.data), primary.upper(), datetime.fromtimestamp(int(timestamp), UTC))
+        decryption = _Decryption.run(self._command(), data, self._passphrase, self._max_plaintext, self.home)
+        if decryption.over_cap:
+            return Reason.TOO_LARGE
+        return _judge(decryption)
+
+    def _command(self) -> list[str]:
+        """gpg as python-gnupg would run it (same home, same hardening), with its output capped."""
+        command = [self._gpg.gpgbinary, "--homedir", str(self.home), "--batch", "--no-tty", "--no-verbose",
+                   *HARDENING, "--max-output", str(self._max_plaintext + GPG_WRITE_SLACK)]
+        if self._passphrase is not None:
+            command += ["--pinentry-mode", "loopback", "--passphrase-fd", "0"]
+        return command
 
     def encrypt_signed(self, data: bytes, recipients: Sequence[str], signer: str) -> bytes:
         """ASCII-armored ciphertext for exactly `recipients`, signed by `signer`."""
@@ -156,11 +166,165 @@ class GpgKeyring:
 
 # Status lines that only appear when the data was encrypted (to us or to anyone).
 ENCRYPTION_STATUSES = frozenset({"ENC_TO", "BEGIN_DECRYPTION", "DECRYPTION_FAILED", "NEED_PASSPHRASE_SYM"})
+# Each makes the signature (or the whole run) unusable, whatever else gpg said (python-gnupg's `valid` = False).
+INVALIDATING = frozenset({"BADSIG", "ERRSIG", "EXPSIG", "EXPKEYSIG", "REVKEYSIG", "NO_PUBKEY", "UNEXPECTED",
+                          "FAILURE", "NODATA", "BADMDC"})
 
 
-def _status_keywords(stderr: str) -> set[str]:
-    """The keywords of gpg's machine-readable status lines, which python-gnupg keeps in stderr."""
-    return {line.split()[1] for line in stderr.splitlines() if line.startswith("[GNUPG:] ") and len(line.split()) > 1}
+@dataclass
+class _Decryption:
+    """One `gpg --decrypt` run: what came out, capped, and gpg's status lines.
+
+    NO_SECKEY lines are about the message's other recipients (encrypt-to-self, a Cc); whether this office's
+    key decrypted it is told by DECRYPTION_OKAY and DECRYPTION_FAILED alone.
+    """
+
+    plaintext: bytes = field(repr=False)
+    statuses: list[tuple[str, list[str]]]      # (keyword, arguments) in gpg's order
+    returncode: int | None
+    over_cap: bool
+
+    @property
+    def keywords(self) -> set[str]:
+        return {keyword for keyword, _ in self.statuses}
+
+    def count(self, keyword: str) -> int:
+        return sum(1 for found, _ in self.statuses if found == keyword)
+
+    def arguments(self, keyword: str) -> list[list[str]]:
+        return [arguments for found, arguments in self.statuses if found == keyword]
+
+    @classmethod
+    def run(cls, command: list[str], data: bytes, passphrase: str | None, cap: int, home: Path) -> "_Decryption":
+        """Feed `data` to gpg and read its plaintext and status lines at the same time; stop gpg past a cap."""
+        status_read, status_write = os.pipe()
+        try:
+            process = subprocess.Popen([*command, "--status-fd", str(status_write), "--decrypt"],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                       pass_fds=(status_write,))
+        except OSError as error:
+            os.close(status_read)
+            raise CryptoError(f"cannot run gpg {command[0]!r} with home {home}: {error.strerror}") from None
+        finally:
+            os.close(status_write)
+        feed = _Feed((passphrase.encode() + b"\n" if passphrase is not None else b"") + data)
+        try:
+            return cls._pump(process, status_read, feed, cap, home)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            for stream in (process.stdin, process.stdout):
+                if stream is not None and not stream.closed:
+                    stream.close()
+            os.close(status_read)
+
+    @classmethod
+    def _pump(cls, process: "subprocess.Popen[bytes]", status_read: int, feed: "_Feed", cap: int,
+              home: Path) -> "_Decryption":
+        assert process.stdin is not None and process.stdout is not None
+        stdin, stdout = process.stdin.fileno(), process.stdout.fileno()
+        for descriptor in (stdin, stdout, status_read):
+            os.set_blocking(descriptor, False)
+        plaintext, status = bytearray(), bytearray()
+        deadline = time.monotonic() + DECRYPT_SECONDS
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdout, selectors.EVENT_READ, plaintext)
+            selector.register(status_read, selectors.EVENT_READ, status)
+            selector.register(stdin, selectors.EVENT_WRITE)
+            while len(selector.get_map()) > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _too_slow(home)
+                for key, _ in selector.select(remaining):
+                    if key.fd == stdin:
+                        if feed.write(stdin):
+                            selector.unregister(stdin)
+                            process.stdin.close()
+                        continue
+                    chunk = os.read(key.fd, READ_CHUNK)
+                    if not chunk:
+                        selector.unregister(key.fd)
+                        continue
+                    buffer: bytearray = key.data
+                    buffer += chunk
+                    if len(plaintext) > cap or len(status) > STATUS_CAP:
+                        return cls(b"", [], None, over_cap=True)
+        try:
+            returncode = process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            raise _too_slow(home) from None
+        return cls(bytes(plaintext), _status_lines(bytes(status)), returncode, over_cap=False)
+
+
+def _too_slow(home: Path) -> CryptoError:
+    return CryptoError(f"gpg took longer than {DECRYPT_SECONDS:g} s to decrypt one message in {home}; check that "
+                       f"gpg-agent can start there (`gpg --homedir {home} --list-secret-keys`)")
+
+
+@dataclass
+class _Feed:
+    """What is still to be written to gpg's stdin; gpg may stop reading early (a failure, or the cap)."""
+
+    data: bytes = field(repr=False)
+    offset: int = 0
+
+    def write(self, descriptor: int) -> bool:
+        """Write what the pipe takes now; True when all is written or gpg no longer reads."""
+        try:
+            self.offset += os.write(descriptor, self.data[self.offset:self.offset + READ_CHUNK])
+        except BlockingIOError:
+            return False
+        except BrokenPipeError:
+            return True
+        return self.offset >= len(self.data)
+
+
+def _status_lines(status: bytes) -> list[tuple[str, list[str]]]:
+    """(keyword, arguments) of each `[GNUPG:] KEYWORD args` line gpg wrote to the status fd."""
+    lines = []
+    for line in status.decode("utf-8", "replace").split("\n"):
+        fields = line.split(" ")
+        if len(fields) > 1 and fields[0] == "[GNUPG:]" and fields[1]:
+            lines.append((fields[1], fields[2:]))
+    return lines
+
+
+def _judge(run: _Decryption) -> Verified | Reason:
+    """The strict reading of gpg's status lines: every check in order, the first that fails names the reason.
+
+    Signature problems are reported before a failed decryption because gpg aborts decryption (no
+    DECRYPTION_OKAY) when the signature has expired. Only the signature's own status lines count as
+    signature problems: NO_SECKEY for another recipient's key packet is none.
+    """
+    keywords = run.keywords
+    if not keywords & ENCRYPTION_STATUSES:
+        return Reason.NOT_ENCRYPTED
+    if "REVKEYSIG" in keywords:
+        return Reason.KEY_REVOKED
+    if "EXPKEYSIG" in keywords:
+        return Reason.KEY_EXPIRED
+    if problem := _signature_problem(keywords):
+        return problem
+    if "DECRYPTION_OKAY" not in keywords or keywords & {"DECRYPTION_FAILED", "BADMDC"}:
+        return Reason.DECRYPTION_FAILED
+    signatures = max(run.count(keyword) for keyword in ("NEWSIG", "SIG_ID", "GOODSIG", "VALIDSIG"))
+    if signatures == 0:
+        return Reason.UNSIGNED
+    if signatures != 1:
+        return Reason.SEVERAL_SIGNATURES
+    if keywords & INVALIDATING or "GOODSIG" not in keywords or run.returncode != 0:
+        return Reason.BAD_SIGNATURE
+    validsigs = run.arguments("VALIDSIG")
+    if len(validsigs) != 1:
+        return Reason.BAD_SIGNATURE
+    (valid,) = validsigs
+    # VALIDSIG <fpr> <date> <timestamp> <expiry> <version> <reserved> <algo> <hash> <class> <primary fpr>
+    primary = valid[9] if len(valid) > 9 else ""
+    timestamp = valid[2] if len(valid) > 2 else ""
+    if len(primary) != 40 or not timestamp.isdigit():
+        return Reason.BAD_SIGNATURE
+    return Verified(run.plaintext, primary.upper(), datetime.fromtimestamp(int(timestamp), UTC))
 
 
 def _has_address(uid: str, address: str) -> bool:
@@ -168,12 +332,11 @@ def _has_address(uid: str, address: str) -> bool:
     return inner.strip().lower() == address.strip().lower()
 
 
-def _signature_problem(problems: Sequence[dict[str, str]]) -> Reason:
-    statuses = {problem.get("status") for problem in problems}
-    if "no secret key" in statuses:
-        return Reason.DECRYPTION_FAILED
-    if "no public key" in statuses:
+def _signature_problem(keywords: set[str]) -> Reason | None:
+    if "NO_PUBKEY" in keywords:
         return Reason.UNKNOWN_KEY
-    if "signature expired" in statuses:
+    if "EXPSIG" in keywords:
         return Reason.SIGNATURE_EXPIRED
-    return Reason.BAD_SIGNATURE
+    if keywords & {"BADSIG", "ERRSIG"}:
+        return Reason.BAD_SIGNATURE
+    return None
