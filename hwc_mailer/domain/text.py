@@ -57,3 +57,15 @@ def normalise_name(value: str) -> str:
 
 def normalise_address(value: str) -> str:
     return value.strip().lower()
+
+
+# A Message-ID looked up or deleted by at all: "<left@right>" in printable ASCII, no spaces, brackets, quotes or
+# second "@", and none of IMAP's atom specials ("%", "*", "{", "}"), so it travels as a plain atom. An empty "<>",
+# a bare id, one with spaces or a truncated "<A" would make the substring SEARCH a net for other people's mail.
+_ID_TEXT = r"[A-Za-z0-9!#$&'+/=?^_`|~.-]+"
+_WELL_FORMED_MESSAGE_ID = re.compile(rf"<{_ID_TEXT}@{_ID_TEXT}>")
+MAX_MESSAGE_ID = 250
+
+
+def well_formed_message_id(value: str) -> bool:
+    return len(value) <= MAX_MESSAGE_ID and _WELL_FORMED_MESSAGE_ID.fullmatch(value) is not None

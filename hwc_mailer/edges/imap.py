@@ -1,28 +1,173 @@
 """The only module that talks IMAP.
 
 Fetches never set \\Seen (the mailbox may be shared with people); deletion is
-\\Deleted plus UID EXPUNGE of exactly our UIDs. Waiting uses IDLE in bounded
+\\Deleted plus UID EXPUNGE of exactly our UIDs. A search by Message-ID only
+nominates candidates (SEARCH HEADER is a case-insensitive substring match): each
+is confirmed by its own Message-ID field. Waiting uses IDLE in bounded
 periods: after a server drops the connection `idle_check()` can keep returning
 nothing, so every period ends with DONE and a NOOP that fails loudly on a dead
 connection. Every library or network error leaves this module as
 MailboxUnavailable, with where and what to check.
+
+Two clocks bound every exchange. `timeout_seconds` is the longest wait for one
+read; `deadline_seconds` is the longest one step may take in all (connect + TLS +
+greeting + STARTTLS + login; or the few commands of one call, such as SELECT and
+FETCH): a server that trickles a byte now and then never trips a per-read timeout,
+so a timer shuts the socket down when the step's time is up, which ends the read
+in progress. The TLS handshake itself is bounded in total by the socket timeout,
+which is set to the time left before it starts.
 """
 
 import imaplib
+import re
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from ..domain.text import well_formed_message_id
 from ..errors import MailboxUnavailable
 from ..settings.config import Imap, TlsMode
 from .login import Login, tls_context
 
 CHECK_STOP_EVERY = 1.0
+
+MESSAGE_ID_FIELD = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+_FOLDED = re.compile(r"\r?\n(?=[ \t])")
+
+
+def message_ids_in(header: bytes) -> list[str]:
+    """The value of every Message-ID field in a block of header lines, unfolded and stripped, in order.
+
+    Read by hand: Python's header parser raises on hostile values such as "<>". Lines are split on LF
+    only (str.splitlines also splits on U+2028 and friends).
+    """
+    values = []
+    for line in _FOLDED.sub("", header.decode("latin-1")).split("\n"):
+        name, colon, value = line.partition(":")
+        if colon and name.lower() == "message-id":
+            values.append(value.strip(" \t\r"))
+    return values
+
+
+class _Deadline:
+    """The overall time limit of one step; `watch` names the socket to shut down when it is up (None: no limit)."""
+
+    def __init__(self, seconds: float | None, sock: socket.socket | None = None) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._ends = time.monotonic() + seconds if seconds is not None else None
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire) if seconds is not None else None
+        if self._timer is not None:
+            self._timer.daemon = True
+
+    @property
+    def passed(self) -> bool:
+        """The timer fired, or a read timed out at the very end (a per-read timeout is the time left)."""
+        return self.expired or (self._ends is not None and time.monotonic() >= self._ends - 0.05)
+
+    def bounded(self, timeout: float | None) -> float | None:
+        """A per-read timeout that never outlasts the step."""
+        if self._ends is None:
+            return timeout
+        left = max(self._ends - time.monotonic(), 0.001)
+        return left if timeout is None else min(timeout, left)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._sock is not None:
+                _shut(self._sock)
+
+    def __enter__(self) -> "_Deadline":
+        if self._timer is not None:
+            self._timer.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._sock = None
+
+
+def _shut(sock: socket.socket) -> None:
+    """End whatever read or write is waiting on `sock`, in whichever thread (the socket's own shutdown, not TLS')."""
+    with suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Plain(imaplib.IMAP4):
+    """imaplib's connection, showing its socket to the connect step's deadline before the greeting is read."""
+
+    def __init__(self, host: str, port: int, timeout: float | None, deadline: _Deadline) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, deadline.bounded(timeout))
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), self._deadline.bounded(timeout))
+        self._deadline.watch(sock)
+        return sock
+
+
+class _Tls(imaplib.IMAP4_SSL):
+    """The same over implicit TLS: the handshake runs within the socket's timeout, which never outlasts the step."""
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext, timeout: float | None,
+                 deadline: _Deadline) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, ssl_context=context, timeout=deadline.bounded(timeout))
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), self._deadline.bounded(timeout))
+        context: ssl.SSLContext = self.ssl_context
+        secure = context.wrap_socket(sock, server_hostname=self.host)
+        self._deadline.watch(secure)
+        return secure
+
+
+if TYPE_CHECKING:
+    class _ClientBase:
+        """IMAPClient as far as this module needs it typed: imapclient ships no type information."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    _ClientBase = IMAPClient
+
+
+class _Client(_ClientBase):
+    """IMAPClient whose connection shows each new socket to the connect step's deadline before anything is read.
+
+    It replaces `IMAPClient._create_IMAP4` (the same in imapclient 2 to 4) with the stdlib classes it wraps.
+    """
+
+    def __init__(self, deadline: _Deadline, host: str, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(host, **kwargs)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        timeout = self._timeout.connect
+        if self.ssl:
+            return _Tls(self.host, self.port, self.ssl_context, timeout, self._deadline)
+        return _Plain(self.host, self.port, timeout, self._deadline)
 
 
 class ImapMailbox:
@@ -41,25 +186,52 @@ class ImapMailbox:
         self.close()
 
     @contextmanager
-    def _boundary(self, doing: str) -> Iterator[None]:
+    def _translated(self, doing: str, deadline: _Deadline) -> Iterator[None]:
+        """One step within its deadline; every library or network error leaves it as MailboxUnavailable."""
+        server = self._server
         try:
-            yield
+            with deadline:
+                yield
         except (IMAPClientError, imaplib.IMAP4.error, OSError, ssl.SSLError) as error:
             self._drop()
+            if deadline.passed:
+                raise MailboxUnavailable(
+                    f"IMAP server {server.host}:{server.port}, {doing}: no complete answer within "
+                    f"{server.deadline_seconds:g}s (imap.deadline_seconds); the server or the network is stalled "
+                    "or far too slow: check both, or raise the deadline") from None
             detail = type(error).__name__ if isinstance(error, (OSError, ssl.SSLError)) else str(error)[:200]
-            raise MailboxUnavailable(f"IMAP server {self._server.host}:{self._server.port}, {doing}: {detail}; "
+            raise MailboxUnavailable(f"IMAP server {server.host}:{server.port}, {doing}: {detail}; "
                                      "check host, port, tls mode, CA file and credentials") from None
 
+    @contextmanager
+    def _boundary(self, doing: str, *, limited: bool = True) -> Iterator[None]:
+        """The commands of one call: connected first (connecting is a step of its own), then within
+        imap.deadline_seconds unless `limited` is false (waiting in IDLE, bounded by its own clock)."""
+        client = self._connected()
+        with self._translated(doing, _Deadline(self._server.deadline_seconds if limited else None,
+                                               client.socket())):
+            yield
+
     def connect(self) -> None:
+        """Connect, TLS and log in: one step within imap.deadline_seconds, however slowly the server trickles."""
         server = self._server
         context = tls_context(server.ca_file)
-        with self._boundary("connecting"):
+        deadline = _Deadline(server.deadline_seconds)
+        with self._translated("connecting", deadline):
             implicit = server.tls is TlsMode.implicit
-            client = IMAPClient(server.host, port=server.port, ssl=implicit, ssl_context=context,
-                                timeout=server.timeout_seconds)
-            if not implicit:
-                client.starttls(context)
-            self._login.imap(client)
+            client = _Client(deadline, server.host, port=server.port, ssl=implicit, ssl_context=context,
+                             timeout=server.timeout_seconds)
+            try:
+                if not implicit:
+                    client.socket().settimeout(deadline.bounded(server.timeout_seconds))
+                    client.starttls(context)
+                    client.socket().settimeout(server.timeout_seconds)
+                    deadline.watch(client.socket())
+                self._login.imap(client)
+            except BaseException:
+                with suppress(OSError):
+                    client.shutdown()
+                raise
             self._client = client
             self._selected = None
 
@@ -67,9 +239,11 @@ class ImapMailbox:
         client, self._client = self._client, None
         if client is not None:
             try:
-                client.logout()
+                with _Deadline(self._server.deadline_seconds, client.socket()):
+                    client.logout()
             except (IMAPClientError, imaplib.IMAP4.error, OSError):
-                client.shutdown()
+                with suppress(OSError):
+                    client.shutdown()
 
     def _drop(self) -> None:
         client, self._client = self._client, None
@@ -136,33 +310,58 @@ class ImapMailbox:
         with self._boundary(f"deleting from {folder}"):
             _expunge(self._select(folder), uids)
 
-    def find_by_message_id(self, folder: str, message_id: str) -> list[int]:
-        """UIDs in `folder` with this Message-ID; [] when the folder does not exist."""
+    def find_by_message_id(self, folder: str, message_id: str) -> dict[int, int]:
+        """The messages in `folder` whose one Message-ID field is exactly `message_id`: UID -> RFC822.SIZE.
+
+        SEARCH HEADER is a case-insensitive substring match, so it only nominates candidates; each one's
+        Message-ID field and size are fetched (nothing else, flags untouched) and it counts only when it has
+        exactly one Message-ID, equal to this one byte for byte. An id that is not well formed finds nothing,
+        and neither does a folder that does not exist.
+        """
+        if not well_formed_message_id(message_id):
+            return {}
         with self._boundary(f"searching {folder}"):
             if not self._connected().folder_exists(folder):
-                return []
-            return sorted(self._select(folder).search(["HEADER", "Message-ID", message_id]))
+                return {}
+            client = self._select(folder)
+            candidates = client.search(["HEADER", "Message-ID", message_id])
+            fetched = client.fetch(candidates, [MESSAGE_ID_FIELD, b"RFC822.SIZE"]) if candidates else {}
+        found = {}
+        for uid, items in fetched.items():
+            header = next((value for key, value in items.items() if key.startswith(b"BODY[HEADER.FIELDS")), None)
+            size = items.get(b"RFC822.SIZE")
+            if header is not None and size is not None and message_ids_in(bytes(header)) == [message_id]:
+                found[int(uid)] = int(size)
+        return dict(sorted(found.items()))
 
     def wait_for_mail(self, folder: str, seconds: float, stop: Callable[[], bool]) -> None:
         """Return when mail may have arrived, `seconds` passed, or `stop()` is true.
 
-        Without IDLE this is just the polling interval.
+        Without IDLE this is just the polling interval. Entering and leaving IDLE are commands within the
+        deadline; the wait between is bounded by `seconds` (each check reads only what has arrived).
         """
-        with self._boundary(f"waiting on {folder}"):
+        doing = f"waiting on {folder}"
+        with self._boundary(doing):
             client = self._select(folder)
-            if not client.has_capability("IDLE"):
-                _sleep_until(time.monotonic() + seconds, stop)
-                return
-            client.idle()
-            deadline = time.monotonic() + seconds
-            try:
+            idle = client.has_capability("IDLE")
+            if idle:
+                client.idle()
+        if not idle:
+            _sleep_until(time.monotonic() + seconds, stop)
+            return
+        try:
+            with self._boundary(doing, limited=False):
+                deadline = time.monotonic() + seconds
                 while not stop() and time.monotonic() < deadline:
                     responses = client.idle_check(timeout=min(CHECK_STOP_EVERY, max(0.0, deadline - time.monotonic())))
                     if any(_is_new_mail(response) for response in responses):
                         break
-            finally:
-                client.idle_done()
-            client.noop()
+        finally:
+            current = self._client
+            if current is not None and current is client:     # not dropped by an error: leave IDLE
+                with self._boundary(doing):
+                    current.idle_done()
+                    current.noop()
 
 
 def _expunge(client: IMAPClient, uids: Sequence[int]) -> None:

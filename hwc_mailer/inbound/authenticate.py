@@ -5,14 +5,17 @@ From header whether the mail claims to be ours at all, then insist on exactly
 one encrypted payload in exactly the shape RFC 3156 (or one inline armored
 block) prescribes, with nothing in clear beside it. Decrypt and verify. After
 decryption: the key that signed must be the key of the sender the From address
-names, the signature must be recent, and the content must not smuggle in
-another PGP message. Only that decrypted, signed content is ever parsed.
+names, the signature must be recent, the content must fit the plaintext cap,
+must be addressed to this office when it names its recipient, and must not
+smuggle in another PGP message. Only that decrypted, signed content is ever parsed.
 """
 
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.errors import MessageError
+from email.message import EmailMessage, Message
+from email.policy import default as email_policy
 
 from ..domain.outcomes import Held, NotOurs
 from ..domain.reasons import Reason
@@ -20,14 +23,20 @@ from ..edges.protocols import Keyring
 from ..settings.config import Limits, Trust
 from ..settings.rules import Rules, TrustedSender
 from .mime import (
+    PARSED_FIELD_BYTES,
+    PARSER_ERRORS,
     Readable,
+    addresses_in,
     ciphertext,
+    from_fields,
+    header_fits,
     holds_armor,
     holds_pgp,
     looks_like_signal,
     mime_shape,
     read_message,
     readable_text,
+    reason_of,
     utf8_text,
 )
 
@@ -41,13 +50,33 @@ class Authentic:
     digest: str          # of signer, signature time and content: the replay guard's input, kept in memory only
 
 
+def names_trusted(values: list[str], rules: Rules) -> bool:
+    """Any trusted address anywhere in these raw From values, display names and comments included (fail closed)."""
+    return any(rules.sender_for_address(address) is not None for address in addresses_in(values))
+
+
+def unreadable(raw: bytes, rules: Rules, reason: Reason) -> NotOurs | Held:
+    """A message whose header is over a cap or chokes the parser: held when its raw From names a trusted sender,
+    anyone else's left alone; with more parts than can be looked at it is signal-like (see looks_like_signal)."""
+    if names_trusted(from_fields(raw), rules):
+        return Held(reason)
+    return Held(Reason.UNTRUSTED_SENDER) if reason is Reason.TOO_MANY_PARTS else NotOurs()
+
+
 def claimed_sender(message: EmailMessage, rules: Rules) -> TrustedSender | NotOurs | Held:
-    """The trusted sender the From header names; several From addresses with any trusted one are refused."""
+    """The trusted sender the From header names; several From addresses with any trusted one are refused.
+
+    Several From fields are judged on their raw values, so no more than one is ever parsed; a From the parser
+    chokes on is held only when its raw value names a trusted address.
+    """
+    values = [str(value) for name, value in message.raw_items() if name.lower() == "from"]
+    if len(values) > 1:
+        return Held(Reason.MULTIPLE_FROM) if names_trusted(values, rules) else NotOurs()
     try:
         headers = message.get_all("From", [])
         addresses = [address.addr_spec for header in headers for address in header.addresses]
-    except (AttributeError, ValueError, IndexError):
-        return Held(Reason.MALFORMED_FROM)
+    except PARSER_ERRORS:
+        return Held(Reason.MALFORMED_FROM) if names_trusted(values, rules) else NotOurs()
     trusted = [sender for sender in map(rules.sender_for_address, addresses) if sender is not None]
     if not trusted:
         return NotOurs()
@@ -64,22 +93,54 @@ def signature_age(signed_at: datetime, now: datetime, trust: Trust) -> Reason | 
     return None
 
 
-def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, trust: Trust,
+def signed_for_someone_else(entity: Message, office: str, trust: Trust, limits: Limits) -> bool:
+    """Whether the signed entity's own To: names anyone but this office, or names no one readably.
+
+    Thunderbird copies From, To and Cc into the encrypted part as protected headers, so a signal signed for
+    another office and re-encrypted to us still names that office. An entity without To: names no one and
+    passes: GpgOL and inline PGP carry none, and gpg 2.2 neither writes nor reports an intended-recipient
+    subpacket, so the signature itself never says whom it was meant for. This office is `office`
+    (sender.address) and trust.recipient_aliases, compared without regard to case.
+    """
+    ours = {address.lower() for address in (office, *trust.recipient_aliases)}
+    for name, value in entity.raw_items():
+        if name.lower() != "to":
+            continue
+        if len(value) > PARSED_FIELD_BYTES:
+            return True
+        try:
+            addresses = [address.addr_spec.lower() for address in email_policy.header_fetch_parse(name, value)
+                         .addresses]
+        except (AttributeError, ValueError, IndexError, TypeError, RecursionError, MessageError):
+            return True
+        if not addresses or not set(addresses) <= ours:
+            return True
+    return False
+
+
+def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, trust: Trust, office: str,
                  now: datetime) -> Authentic | NotOurs | Held:
-    message = read_message(raw)
-    sender = claimed_sender(message, rules)
-    if isinstance(sender, NotOurs):
-        return Held(Reason.UNTRUSTED_SENDER) if looks_like_signal(message, limits) else sender
-    if isinstance(sender, Held):
-        return sender
-    if shape := mime_shape(message, limits):
-        return Held(shape)
-    encrypted = ciphertext(message)
+    if not header_fits(raw, limits):
+        return unreadable(raw, rules, Reason.MALFORMED_HEADER)
+    try:
+        message = read_message(raw, limits)
+        sender = claimed_sender(message, rules)
+        if isinstance(sender, NotOurs):
+            return Held(Reason.UNTRUSTED_SENDER) if looks_like_signal(message, limits) else sender
+        if isinstance(sender, Held):
+            return sender
+        if shape := mime_shape(message, limits):
+            return Held(shape)
+        encrypted = ciphertext(message)
+    except PARSER_ERRORS as error:
+        return unreadable(raw, rules, reason_of(error))
     if isinstance(encrypted, Held):
         return encrypted
     verified = keyring.decrypt_verified(encrypted)
     if isinstance(verified, Reason):
         return Held(verified)
+    if len(verified.plaintext) > limits.max_plaintext_bytes:
+        return Held(Reason.TOO_LARGE)
     if not sender.signs_with(verified.signer):
         return Held(Reason.WRONG_SIGNER)
     if age := signature_age(verified.signed_at, now, trust):
@@ -87,12 +148,17 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
     if holds_armor(verified.plaintext):
         return Held(Reason.NESTED_PGP)
     if message.get_content_type() == "multipart/encrypted":
-        inner = read_message(verified.plaintext)
-        if shape := mime_shape(inner, limits):
-            return Held(shape)
-        if holds_pgp(inner):
-            return Held(Reason.NESTED_PGP)
-        readable = readable_text(inner)
+        try:
+            inner = read_message(verified.plaintext, limits)
+            if shape := mime_shape(inner, limits):
+                return Held(shape)
+            if holds_pgp(inner):
+                return Held(Reason.NESTED_PGP)
+            if signed_for_someone_else(inner, office, trust, limits):
+                return Held(Reason.WRONG_RECIPIENT)
+            readable = readable_text(inner)
+        except PARSER_ERRORS as error:
+            return Held(reason_of(error))
     else:
         text = utf8_text(verified.plaintext)
         readable = Readable(text) if text is not None else None
@@ -105,7 +171,17 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
     return Authentic(readable, sender, verified.signer, verified.signed_at, digest)
 
 
-def oversized(header: bytes, rules: Rules) -> NotOurs | Held:
+def header_sender(header: bytes, rules: Rules, limits: Limits) -> TrustedSender | NotOurs | Held:
+    """The sender a header alone claims, never raising for what the header holds (see `unreadable`)."""
+    if not header_fits(header, limits):
+        return unreadable(header, rules, Reason.MALFORMED_HEADER)
+    try:
+        return claimed_sender(read_message(header, limits), rules)
+    except PARSER_ERRORS as error:
+        return unreadable(header, rules, reason_of(error))
+
+
+def oversized(header: bytes, rules: Rules, limits: Limits) -> NotOurs | Held:
     """A message over the size cap is never downloaded: its From header alone decides."""
-    sender = claimed_sender(read_message(header), rules)
+    sender = header_sender(header, rules, limits)
     return sender if isinstance(sender, NotOurs) else Held(Reason.TOO_LARGE)

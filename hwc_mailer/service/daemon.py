@@ -5,7 +5,11 @@ wait, so every mail and gpg operation happens on this one thread. The
 maintenance chores run before every pass.
 
 IDLE when the server has it, in bounded periods that also serve as the polling
-safety net; plain polling otherwise. An outage (IMAP or SMTP down) closes the
+safety net; plain polling otherwise. The watchdog is pinged while waiting and
+between messages, so a long pass of many messages never looks hung; within one
+message every IMAP step has its deadline (imap.deadline_seconds), and a message
+that kills the daemon is set aside after `limits.max_attempts`, never retried in
+a loop. An outage (IMAP or SMTP down) closes the
 connection and retries with growing pauses; nothing is lost because every
 unfinished message simply stays in the inbox. SIGHUP reloads rules and
 templates, keeping the old ones when the new ones do not load.
@@ -78,7 +82,8 @@ class Daemon:
                     self.services.maintenance.check_keys()
                     self._keys_due.clear()
                 self.services.maintenance.tidy()
-                outcomes = self.services.pipeline.process_waiting()
+                # Pets the watchdog between messages too: a long pass is not a hung daemon.
+                outcomes = self.services.pipeline.process_waiting(between=self._notify.watchdog)
                 if outcomes:
                     log.info("pass-done", count=len(outcomes))
                 if not ready:
