@@ -5,9 +5,30 @@ message now is and what to do: never anything from the message itself, so it
 may go unencrypted to an officer without a key. Officers with a usable key get
 it encrypted and signed. One alert per event: the store remembers which events
 were told, and a repeating event (an expiring key) is told again only when due.
-A cap per hour keeps a flood of forgeries from becoming a flood of alerts.
+
+Two budgets per rolling hour keep a flood of mail from becoming a flood of alerts.
+Both are counted from the store's record of alerts sent, so a restart keeps them:
+
+    genuine  alerts.max_per_hour  every alert except junk. Over budget, or when no
+                                  officer's server accepted it, it waits in the store;
+                                  `send_pending` sends it on a later pass, oldest
+                                  first, within the budget, once.
+    junk     alerts.junk_per_hour signal-like mail from an untrusted sender, which
+                                  anyone can send. Over budget, or not accepted, it is
+                                  folded into the digest: one alert "N such mails are
+                                  in quarantine", at most once an hour, outside both
+                                  budgets. Junk never uses up what genuine alerts need.
+
+An alert counts as sent only when at least one officer's server accepted it. An
+outage never escapes `tell`: the alert waits and the caller goes on (a held message
+is still recorded and moved). Until the next `send_pending` the alerter then tries
+no more sends, so one outage costs one wait, not one per alert. Holding an event
+that already waits changes nothing, and recording it as sent drops its waiting copy
+in the same transaction: told once. A crash between "accepted" and "recorded" may
+send that one alert again, never lose it.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -16,8 +37,8 @@ from email.utils import make_msgid
 import structlog
 
 from ..domain.reasons import Reason
-from ..edges.protocols import Clock, Keyring, KeyState, Store, Transport
-from ..errors import TransportRejected
+from ..edges.protocols import AlertKind, Clock, Keyring, KeyState, PendingAlert, Store, Transport
+from ..errors import TransportRejected, TransportUnavailable
 from ..outbound.notice import ALERT, Notice, Templates, envelope, plain, protected
 from ..outbound.sealing import PgpMimeSealer
 from ..settings.config import Settings
@@ -25,9 +46,14 @@ from ..settings.rules import Officer, Rules
 
 log = structlog.get_logger("hwc_mailer.alerts")
 
-MAX_ALERTS_PER_HOUR = 30
 # How often a standing problem (an unusable or expiring key) is told again.
 REPEAT_EVERY = timedelta(days=7)
+# What the budgets count over; also how often the junk digest may go out.
+BUDGET_WINDOW = timedelta(hours=1)
+# The reasons anyone can trigger from outside: their alerts are junk, with a budget of their own.
+JUNK = frozenset({Reason.UNTRUSTED_SENDER})
+# The digest's event: told again at most once per BUDGET_WINDOW.
+DIGEST = "junk-digest"
 
 
 @dataclass(frozen=True)
@@ -37,11 +63,17 @@ class Alert:
     folder: str | None = None       # where the message now is
     detail: str = ""                # a school code or key fingerprint; never personal data
     repeat_after: timedelta | None = None
+    count: int = 1                  # how many messages it is about: more than one only for the junk digest
 
     @property
     def kind(self) -> str:
         """quarantined | manual | key: which opening the alert template uses."""
         return self.reason.disposition.value if self.reason.disposition else "key"
+
+    @property
+    def budget(self) -> AlertKind:
+        """The hourly budget it is counted in: junk or genuine."""
+        return AlertKind.junk if self.reason in JUNK else AlertKind.genuine
 
     @property
     def code(self) -> str:
@@ -59,30 +91,87 @@ class Alerter:
         self._transport = transport
         self._store = store
         self._now = now
-        self._sent_this_hour: list[datetime] = []
+        self._transport_down = False
 
     def tell(self, alert: Alert) -> bool:
-        """Send the alert to every officer unless this event was told already; True when sent."""
+        """Send the alert to every officer unless this event was told already; True when it went out now.
+
+        False when it was told before, or when it waits: in the store, for `send_pending` (a genuine alert) or
+        for the digest (junk).
+        """
         now = self._now()
         if not self._store.alert_due(alert.event, now, alert.repeat_after):
             return False
-        self._sent_this_hour = [moment for moment in self._sent_this_hour if now - moment < timedelta(hours=1)]
-        if len(self._sent_this_hour) >= MAX_ALERTS_PER_HOUR:
-            log.error("alert-suppressed", reason=alert.code, outcome=alert.kind)
-            return False
+        if self._transport_down:
+            return self._hold(alert, "outage")
+        if not self._within_budget(alert.budget, now):
+            return self._hold(alert, "over-budget")
+        if not self._send(alert, alert.budget, now):
+            return self._hold(alert, "not-accepted")
+        return True
+
+    def send_pending(self) -> int:
+        """A pass-level chore: waiting genuine alerts, oldest first within their budget, then the junk digest when
+        due. The first alert that does not go out ends the round; the rest keep their place. Returns how many went
+        out."""
+        self._transport_down = False
+        now = self._now()
+        waiting = self._store.pending_alerts(AlertKind.genuine)
+        sent = 0
+        for pending in waiting:
+            if not self._within_budget(AlertKind.genuine, now) or not self._send(
+                    Alert(pending.event, pending.reason, pending.folder, pending.detail), AlertKind.genuine, now):
+                break
+            sent += 1
+        if waiting:
+            log.info("alerts-pending-sent", count=sent, skipped=len(waiting) - sent)
+        if not self._transport_down:
+            sent += self._send_digest(now)
+        return sent
+
+    def _send_digest(self, now: datetime) -> int:
+        """All junk that was not told on its own, in one alert; at most once per BUDGET_WINDOW."""
+        folded = self._store.pending_alerts(AlertKind.junk)
+        if not folded or not self._store.alert_due(DIGEST, now, BUDGET_WINDOW):
+            return 0
+        digest = Alert(DIGEST, Reason.UNTRUSTED_SENDER, folded[0].folder or self._settings.folders.quarantine,
+                       f"{len(folded)} berichten van onbekende afzenders zonder eigen melding", count=len(folded))
+        return int(self._send(digest, AlertKind.digest, now, covers=[pending.event for pending in folded]))
+
+    def _within_budget(self, kind: AlertKind, now: datetime) -> bool:
+        budgets = self._settings.alerts
+        limit = budgets.junk_per_hour if kind is AlertKind.junk else budgets.max_per_hour
+        return self._store.alerts_sent_after(kind, now - BUDGET_WINDOW) < limit
+
+    def _hold(self, alert: Alert, why: str) -> bool:
+        """Keep the alert for later: genuine ones are sent on their own, junk by the digest. Always False."""
+        self._store.hold_alert(PendingAlert(alert.event, alert.budget, alert.reason, alert.folder, alert.detail))
+        log.warning("alert-pending", reason=alert.code, outcome=alert.kind, step=why)
+        return False
+
+    def _send(self, alert: Alert, kind: AlertKind, now: datetime, covers: Sequence[str] = ()) -> bool:
+        """One mail per officer; recorded as sent (with the events it `covers`) when at least one was accepted."""
         sender = self._settings.sender
         subject, body = self._templates.render(ALERT, {"alert": alert, "explanation": alert.reason.explanation,
                                                        "action": alert.reason.action, "sender": sender})
+        accepted, unavailable = 0, False
         for officer in self._rules.officers:
             headers = envelope(sender, [(officer.name, officer.email)], subject,
                                message_id=make_msgid(domain=sender.id_domain), now=now)
             try:
                 self._transport.send(self._protect(officer, headers, subject, body), [officer.email])
+                accepted += 1
             except TransportRejected as error:
-                log.error("alert-rejected", error=str(error))
-        self._store.record_alert(alert.event, now)
-        self._sent_this_hour.append(now)
-        log.info("alert-sent", reason=alert.code, outcome=alert.kind, count=len(self._rules.officers))
+                log.error("alert-rejected", reason=alert.code, error=str(error))
+            except TransportUnavailable as error:
+                unavailable = True
+                log.error("alert-unavailable", reason=alert.code, error=str(error))
+        if not accepted:
+            self._transport_down = unavailable
+            log.error("alert-not-accepted", reason=alert.code, outcome=alert.kind, count=len(self._rules.officers))
+            return False
+        self._store.record_alert(alert.event, now, kind, covers)
+        log.info("alert-sent", reason=alert.code, outcome=alert.kind, count=accepted)
         return True
 
     def _protect(self, officer: Officer, headers: tuple[tuple[str, str], ...], subject: str,

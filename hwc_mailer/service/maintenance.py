@@ -1,7 +1,11 @@
 """Pass-level chores the daemon schedules: none of them is about one message.
 
-    tidy        before every pass: forget replay-guard and poison hashes older than `trust.replay_days`,
-                and journal rows of sources that left INBOX and have nothing left to resume
+    tidy        before every pass: send the alerts that wait (`send_pending_alerts`), forget replay-guard and
+                poison hashes older than `trust.replay_days`, and journal rows of sources that left INBOX and
+                have nothing left to resume
+    send_pending_alerts
+                part of tidy: genuine alerts that were over their hourly budget or that no officer's server
+                accepted, oldest first within the budget, then the junk digest when due
     check_keys  daily: officers hear about keys that expire soon or cannot be used
 """
 
@@ -24,6 +28,7 @@ class Maintenance:
         self.alerter = alerter
 
     def tidy(self) -> None:
+        self.send_pending_alerts()
         store, settings = self.edges.store, self.context.settings
         store.forget_signals_before(self.context.now() - timedelta(days=settings.trust.replay_days))
         inbox = settings.folders.inbox
@@ -33,6 +38,11 @@ class Maintenance:
                     if source not in present and not journal.delivered
                     and journal.outcome in (None, NotOurs().code)]
         store.forget(*departed)
+
+    def send_pending_alerts(self) -> int:
+        """First in tidy, so alerts go out even while the mailbox is unreachable; an SMTP outage only ends the
+        round (the alerts keep waiting), it does not end the pass."""
+        return self.alerter.send_pending()
 
     def check_keys(self) -> int:
         now = self.context.now()

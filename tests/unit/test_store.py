@@ -4,12 +4,13 @@ import hashlib
 import hmac
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from hwc_mailer.edges.protocols import CounterRow, Journal, Tally
+from hwc_mailer.domain.reasons import Reason
+from hwc_mailer.edges.protocols import AlertKind, CounterRow, Journal, PendingAlert, Tally
 from hwc_mailer.edges.store import LATEST, SqlStore
 from hwc_mailer.errors import ConfigError
 from hwc_mailer.outbound.notice import DeliveryKey, outgoing_message_id
@@ -55,6 +56,56 @@ CREATE TABLE alertsent (
 """
 
 
+# The tables as version 2 (the journal split into sources and deliveries) made them, before the alert budgets.
+VERSION_2 = """
+CREATE TABLE alertsent (
+    event VARCHAR NOT NULL,
+    at DATETIME NOT NULL,
+    PRIMARY KEY (event)
+);
+CREATE TABLE counter (
+    month VARCHAR NOT NULL,
+    municipality VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL,
+    signals INTEGER NOT NULL,
+    children INTEGER NOT NULL,
+    schools INTEGER NOT NULL,
+    PRIMARY KEY (month, municipality, outcome)
+);
+CREATE TABLE journaldelivery (
+    source VARCHAR NOT NULL,
+    delivery VARCHAR NOT NULL,
+    at DATETIME NOT NULL,
+    PRIMARY KEY (source, delivery)
+);
+CREATE TABLE journalsource (
+    source VARCHAR NOT NULL,
+    outcome VARCHAR,
+    attempts INTEGER NOT NULL,
+    at DATETIME NOT NULL,
+    PRIMARY KEY (source)
+);
+CREATE TABLE poisoned (
+    digest VARCHAR NOT NULL,
+    at DATETIME NOT NULL,
+    PRIMARY KEY (digest)
+);
+CREATE TABLE schemaversion (
+    version INTEGER NOT NULL,
+    PRIMARY KEY (version)
+);
+CREATE TABLE seensignal (
+    digest VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    at DATETIME NOT NULL,
+    PRIMARY KEY (digest)
+);
+INSERT INTO schemaversion (version) VALUES (2);
+"""
+GENUINE_EVENT = "manual:unknown-school:INBOX:1796164074:5"
+JUNK_EVENT = "quarantined:untrusted-sender:INBOX:1796164074:6"
+
+
 def url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -77,6 +128,27 @@ def version_1_database(path: Path) -> None:
         db.execute("INSERT INTO seensignal VALUES (?, ?, ?)", ("d" * 64, FINISHED, stamp))
         db.execute("INSERT INTO alertsent VALUES (?, ?)", ("manual:unknown-school:INBOX:1796164074:5", stamp))
     db.close()
+
+
+def version_2_database(path: Path) -> None:
+    """What version 2 left behind: a signal in flight, counters, a replay and a poison hash, two alerts sent."""
+    with sqlite3.connect(path) as db:
+        db.executescript(VERSION_2)
+        stamp = "2026-11-24 23:40:00.000000"
+        db.execute("INSERT INTO journalsource VALUES (?, ?, ?, ?)", (IN_FLIGHT, None, 1, stamp))
+        db.execute("INSERT INTO journaldelivery VALUES (?, ?, ?)", (IN_FLIGHT, SENT_FIRST, stamp))
+        db.execute("INSERT INTO counter VALUES (?, ?, ?, ?, ?, ?)", ("2026-11", "Maastricht", "delivered", 1, 1, 1))
+        db.execute("INSERT INTO seensignal VALUES (?, ?, ?)", ("d" * 64, FINISHED, stamp))
+        db.execute("INSERT INTO poisoned VALUES (?, ?)", ("p" * 64, stamp))
+        db.executemany("INSERT INTO alertsent VALUES (?, ?)", [(GENUINE_EVENT, stamp), (JUNK_EVENT, stamp)])
+    db.close()
+
+
+def columns(path: Path, table: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as db:
+        found = list(db.execute(f"PRAGMA table_info({table})"))
+    db.close()
+    return found
 
 
 def tables(path: Path) -> set[str]:
@@ -133,6 +205,50 @@ def test_a_delivery_journaled_by_the_first_release_is_recognised_after_the_upgra
     now = outgoing_message_id(secret, source_id, DeliveryKey("12AB00", PgpMimeSealer.profile), domain)
 
     assert now == f"<hwc.{first_release}@{domain}>"
+
+
+def test_an_upgrade_from_version_2_keeps_every_row_and_counts_its_alerts_in_their_budgets(tmp_path: Path) -> None:
+    path = tmp_path / "hwc-mailer.db"
+    version_2_database(path)
+
+    store = SqlStore(url(path))
+    try:
+        assert store.journals("") == {IN_FLIGHT: Journal(None, frozenset({SENT_FIRST}), 1)}
+        assert store.counters() == [CounterRow("2026-11", "Maastricht", "delivered", 1, 1, 1)]
+        assert store.claim_signal("d" * 64, IN_FLIGHT, AT) == FINISHED, "the replay guard survives"
+        assert store.is_poisoned("p" * 64)
+        assert not store.alert_due(GENUINE_EVENT, AT, None) and not store.alert_due(JUNK_EVENT, AT, None)
+        an_hour_before = AT - timedelta(minutes=59)
+        assert store.alerts_sent_after(AlertKind.genuine, an_hour_before) == 1
+        assert store.alerts_sent_after(AlertKind.junk, an_hour_before) == 1, "untrusted-sender alerts are junk"
+        assert store.pending_alerts(AlertKind.genuine) == []
+        waiting = PendingAlert("manual:no-school:INBOX:1796164074:9", AlertKind.genuine, Reason.NO_SCHOOL,
+                               "HWC-Handmatig", "")
+        store.hold_alert(waiting)
+        assert store.pending_alerts(AlertKind.genuine) == [waiting]
+    finally:
+        store.close()
+    assert versions(path) == [LATEST]
+    fresh = tmp_path / "fresh.db"
+    SqlStore(url(fresh)).close()
+    for table in ("alertsent", "alertpending"):
+        assert columns(path, table) == columns(fresh, table), f"{table} as a new database has it"
+
+
+def test_alerts_sent_count_by_kind_within_the_window_and_a_digest_covers_its_junk(store: SqlStore) -> None:
+    held = [PendingAlert(f"quarantined:untrusted-sender:INBOX:1:{uid}", AlertKind.junk, Reason.UNTRUSTED_SENDER,
+                         "HWC-Quarantaine", "") for uid in (9, 3, 5)]
+    for pending in [*held, held[0]]:
+        store.hold_alert(pending)
+    assert store.pending_alerts(AlertKind.junk) == held, "in the order they came, each once"
+    assert store.pending_alerts(AlertKind.genuine) == []
+    store.record_alert("key:X:key-expiring", AT, AlertKind.genuine)
+    store.record_alert("junk-digest", AT, AlertKind.digest, covers=[pending.event for pending in held])
+
+    assert store.pending_alerts(AlertKind.junk) == []
+    assert all(not store.alert_due(pending.event, AT, None) for pending in held)
+    assert [store.alerts_sent_after(kind, AT - timedelta(hours=1)) for kind in AlertKind] == [1, 0, 1, 3]
+    assert store.alerts_sent_after(AlertKind.genuine, AT) == 0, "the window is open at its start"
 
 
 def test_opening_a_migrated_database_again_changes_nothing(tmp_path: Path) -> None:
