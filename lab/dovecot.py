@@ -178,6 +178,33 @@ class Dovecot(Service):
         with smtplib.LMTP(self.host, self.lmtp_port, timeout=_TIMEOUT) as lmtp:
             lmtp.sendmail("lab@localhost", [recipient], raw)
 
+    def append(self, address: str, raw: bytes, folder: str) -> None:
+        """Put `raw` into `folder` byte for byte (IMAP APPEND), as a mail client saving a message would: unlike
+        `deliver`, nothing is added to the header. The folder is created when missing."""
+        with self._imap(address) as client:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            client.append(folder, raw)
+
+    def copy_all(self, address: str, source: str, target: str) -> None:
+        """Copy every message of `source` into `target` on the server, as a client that moves deleted mail to
+        Trash does: same bytes, same size."""
+        with self._imap(address) as client:
+            if not client.folder_exists(target):
+                client.create_folder(target)
+            client.select_folder(source)
+            if uids := client.search("ALL"):
+                client.copy(uids, target)
+
+    def move_all(self, address: str, source: str, target: str) -> None:
+        """Move every message of `source` into `target` (IMAP MOVE): in `target` each gets a new UID."""
+        with self._imap(address) as client:
+            if not client.folder_exists(target):
+                client.create_folder(target)
+            client.select_folder(source)
+            if uids := client.search("ALL"):
+                client.move(uids, target)
+
     def messages(self, address: str, folder: str = "INBOX") -> list[bytes]:
         """Full raw messages in `folder`, read-only so \\Seen stays as the test left it."""
         with self._imap(address) as client:

@@ -36,7 +36,8 @@ class Mailbox(Protocol):
 
     def delete(self, folder: str, uids: Sequence[int]) -> None: ...
 
-    def find_by_message_id(self, folder: str, message_id: str) -> list[int]: ...
+    # UID -> RFC822.SIZE of each message whose one Message-ID is exactly this well-formed id (never a substring hit)
+    def find_by_message_id(self, folder: str, message_id: str) -> dict[int, int]: ...
 
     def wait_for_mail(self, folder: str, seconds: float, stop: Callable[[], bool]) -> None: ...
 
@@ -54,6 +55,10 @@ class Verified:
     plaintext: bytes
     signer: str              # primary key fingerprint, upper case
     signed_at: datetime
+
+    def __repr__(self) -> str:
+        """Without the plaintext: a signal's content never reaches a log or a traceback through this value."""
+        return f"Verified(<{len(self.plaintext)} bytes>, signer={self.signer!r}, signed_at={self.signed_at!r})"
 
 
 class KeyState(StrEnum):
@@ -128,6 +133,29 @@ class CounterRow:
     schools: int
 
 
+class AlertKind(StrEnum):
+    """Which hourly budget an alert is counted in (alerts.max_per_hour, alerts.junk_per_hour) or none."""
+
+    genuine = "genuine"        # about an authentic signal, a key, or mail that claims a trusted sender
+    junk = "junk"              # about signal-like mail from an untrusted sender
+    digest = "digest"          # the junk told together, at most once an hour, outside both budgets
+    digested = "digested"      # a junk event told by a digest: no mail of its own
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    """An alert that could not go out yet: the fields of the alert itself, never anything from the message.
+
+    `Store.pending_alerts` returns them in the order they were held: oldest first.
+    """
+
+    event: str
+    kind: AlertKind            # genuine (sent later, each on its own) or junk (told by the digest)
+    reason: Reason
+    folder: str | None
+    detail: str
+
+
 class Store(Protocol):
     """The only state: anonymous counters, the journal of sources in flight, replay and alert bookkeeping."""
 
@@ -148,6 +176,10 @@ class Store(Protocol):
 
     def claim_signal(self, digest: str, source: str, at: datetime) -> str: ...
 
+    def take_over_claim(self, digest: str, claimant: str, source: str) -> bool: ...
+
+    def settle_claim(self, source: str, disposition: str) -> None: ...
+
     def forget_signals_before(self, moment: datetime) -> None: ...
 
     def mark_poisoned(self, digest: str, at: datetime) -> None: ...
@@ -156,7 +188,13 @@ class Store(Protocol):
 
     def alert_due(self, event: str, now: datetime, repeat_after: timedelta | None) -> bool: ...
 
-    def record_alert(self, event: str, now: datetime) -> None: ...
+    def record_alert(self, event: str, now: datetime, kind: AlertKind, covers: Sequence[str] = ()) -> None: ...
+
+    def alerts_sent_after(self, kind: AlertKind, moment: datetime) -> int: ...
+
+    def hold_alert(self, pending: PendingAlert) -> None: ...
+
+    def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]: ...
 
     def counters(self) -> list[CounterRow]: ...
 

@@ -1,5 +1,6 @@
 """The only state on disk: anonymous counters, a short-lived processing journal,
-keyed hashes of processed signals (replay guard) and when alerts went out.
+keyed hashes of processed signals (replay guard), when alerts went out and
+the alerts still waiting to go out.
 
 Counters are per month, municipality and outcome; nothing in them names a
 child, a school or a day. The journal is keyed by where a message sits
@@ -18,11 +19,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, func, inspect, text
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, select
 
+from ..domain.reasons import Reason
 from ..errors import ConfigError
-from .protocols import CounterRow, Journal, Tally
+from .protocols import AlertKind, CounterRow, Journal, PendingAlert, Tally
 
 
 class Counter(SQLModel, table=True):
@@ -55,7 +57,7 @@ class SeenSignal(SQLModel, table=True):
     """A processed signal's keyed hash (signer, signature time, content): replays are refused."""
 
     digest: str = Field(primary_key=True)
-    source: str
+    source: str                                   # FOLDER:UIDVALIDITY:UID in flight; settled: delivered, manual, ...
     at: datetime
 
 
@@ -67,10 +69,29 @@ class Poisoned(SQLModel, table=True):
 
 
 class AlertSent(SQLModel, table=True):
-    """When an alert about one event last went out: one alert per event, repeats only when due."""
+    """When an alert about one event last went out: one alert per event, repeats only when due.
+
+    The rows of the last hour, by kind, are the hourly alert budgets: counted here, they survive a restart.
+    """
 
     event: str = Field(primary_key=True)
     at: datetime
+    kind: str = Field(default=AlertKind.genuine.value, sa_column_kwargs={"server_default": AlertKind.genuine.value})
+
+
+class AlertPending(SQLModel, table=True):
+    """An alert that could not go out yet (over its budget, or no officer's server accepted it), until it does.
+
+    No time is kept: the detail may name a school, and schools with times are the register the covenant forbids.
+    The order they came in is the order of `number`.
+    """
+
+    number: int | None = Field(default=None, primary_key=True)
+    event: str = Field(unique=True)
+    kind: str                                     # genuine or junk
+    reason: str                                   # a Reason code
+    folder: str | None = None
+    detail: str = ""                              # a school code or key fingerprint; never personal data
 
 
 class SchemaVersion(SQLModel, table=True):
@@ -100,8 +121,17 @@ def _journal_by_delivery(connection: Connection) -> None:
     connection.execute(text("DROP TABLE journalentry"))
 
 
+def _alert_budgets(connection: Connection) -> None:
+    """Version 3: alerts sent are counted by kind (two hourly budgets), and alerts that could not go out wait."""
+    connection.execute(text(f"ALTER TABLE alertsent ADD COLUMN kind VARCHAR NOT NULL "
+                            f"DEFAULT '{AlertKind.genuine.value}'"))
+    connection.execute(text("UPDATE alertsent SET kind = :junk WHERE event LIKE :untrusted"),
+                       {"junk": AlertKind.junk.value, "untrusted": f"quarantined:{Reason.UNTRUSTED_SENDER.value}:%"})
+    SQLModel.metadata.create_all(connection, tables=[SQLModel.metadata.tables["alertpending"]])
+
+
 # Each step brings the schema from version N to N+1; version 1 is the first landed schema.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_journal_by_delivery,)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_journal_by_delivery, _alert_budgets)
 LATEST = 1 + len(MIGRATIONS)
 
 
@@ -207,7 +237,8 @@ class SqlStore:
             session.commit()
 
     def claim_signal(self, digest: str, source: str, at: datetime) -> str:
-        """The source that first processed this signal: `source` itself unless it is a replay."""
+        """Who holds this signal: `source` itself unless it is a replay; then the source that claimed it first,
+        or, once that one is done (`settle_claim`), where it went."""
         with Session(self._engine) as session:
             seen = session.get(SeenSignal, digest)
             if seen is not None:
@@ -215,6 +246,37 @@ class SqlStore:
             session.add(SeenSignal(digest=digest, source=source, at=at))
             session.commit()
             return source
+
+    def take_over_claim(self, digest: str, claimant: str, source: str) -> bool:
+        """`source` carries on for `claimant`, an unfinished source that left INBOX: the claim, the deliveries its
+        server accepted and its attempts move over, in one transaction. False, with nothing changed, unless
+        `claimant` still holds the claim and has no outcome recorded."""
+        with Session(self._engine) as session:
+            seen = session.get(SeenSignal, digest)
+            before = session.get(JournalSource, claimant)
+            if seen is None or seen.source != claimant or (before is not None and before.outcome is not None):
+                return False
+            for row in session.exec(select(JournalDelivery).where(JournalDelivery.source == claimant)).all():
+                session.merge(JournalDelivery(source=source, delivery=row.delivery, at=row.at))
+                session.delete(row)
+            if before is not None:
+                after = session.get(JournalSource, source) or JournalSource(source=source, at=before.at)
+                after.attempts += before.attempts
+                session.add(after)
+                session.delete(before)
+            seen.source = source
+            session.add(seen)
+            session.commit()
+            return True
+
+    def settle_claim(self, source: str, disposition: str) -> None:
+        """The signal `source` claimed is done: its claim keeps only where it went (a Disposition value such as
+        "delivered" or "manual"), so a replay can tell an officer; the source's own key is no longer needed."""
+        with Session(self._engine) as session:
+            for seen in session.exec(select(SeenSignal).where(SeenSignal.source == source)).all():
+                seen.source = disposition
+                session.add(seen)
+            session.commit()
 
     def forget_signals_before(self, moment: datetime) -> None:
         with Session(self._engine) as session:
@@ -238,10 +300,37 @@ class SqlStore:
             return True
         return repeat_after is not None and now - _aware(sent.at) >= repeat_after
 
-    def record_alert(self, event: str, now: datetime) -> None:
+    def record_alert(self, event: str, now: datetime, kind: AlertKind, covers: Sequence[str] = ()) -> None:
+        """The alert about `event` went out (and told the events `covers`, for a digest): recorded, no longer
+        pending, in one transaction."""
         with Session(self._engine) as session:
-            session.merge(AlertSent(event=event, at=now))
+            session.merge(AlertSent(event=event, at=now, kind=kind.value))
+            for covered in covers:
+                session.merge(AlertSent(event=covered, at=now, kind=AlertKind.digested.value))
+            session.exec(delete(AlertPending).where(col(AlertPending.event).in_([event, *covers])))
             session.commit()
+
+    def alerts_sent_after(self, kind: AlertKind, moment: datetime) -> int:
+        """How many alerts of this kind went out after `moment`: what an hourly budget has used."""
+        with Session(self._engine) as session:
+            return session.exec(select(func.count()).select_from(AlertSent).where(
+                AlertSent.kind == kind.value, col(AlertSent.at) > moment)).one()
+
+    def hold_alert(self, pending: PendingAlert) -> None:
+        """Kept until it goes out; holding an event that already waits changes nothing (it keeps its place)."""
+        with Session(self._engine) as session:
+            if session.exec(select(AlertPending.number).where(AlertPending.event == pending.event)).first() is None:
+                session.add(AlertPending(event=pending.event, kind=pending.kind.value, reason=pending.reason.value,
+                                         folder=pending.folder, detail=pending.detail))
+                session.commit()
+
+    def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]:
+        """Oldest first."""
+        with Session(self._engine) as session:
+            rows = session.exec(select(AlertPending).where(AlertPending.kind == kind.value)
+                                .order_by(col(AlertPending.number))).all()
+            return [PendingAlert(row.event, AlertKind(row.kind), Reason(row.reason), row.folder, row.detail)
+                    for row in rows]
 
     def counters(self) -> list[CounterRow]:
         with Session(self._engine) as session:

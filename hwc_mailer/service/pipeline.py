@@ -3,9 +3,11 @@
     count the attempt -> size -> decide -> carry out -> record -> dispose
 
     decide     read (header only when over the size cap), authenticate, replay guard, parse, route
+               (a copy of an unfinished signal whose first source left INBOX takes over its claim)
     carry out  per delivery: usable contact keys, compose, seal, send, journal the delivery
     record     officer alert when held; outcome and counters in one transaction
-    dispose    the mailbox action DISPOSE names for the outcome's disposition
+    dispose    the mailbox action DISPOSE names for the outcome's disposition, then the copies that are
+               provably ours or the source's, then the claim settles on where the signal went
 
 The journal records each step before and after it happens, so a restart resumes
 instead of repeating or skipping: deliveries already journaled are skipped, and a
@@ -24,6 +26,8 @@ the pass goes on).
 
 import hashlib
 import hmac
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -37,8 +41,8 @@ from ..domain.routing import Delivery, route
 from ..domain.signal import AgeRange, Signal, parse_signal
 from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Store, Tally, Transport
 from ..errors import Outage, RegisterUnavailable, TransportRejected
-from ..inbound.authenticate import authenticate, claimed_sender, oversized
-from ..inbound.mime import Readable, message_id_of, read_message
+from ..inbound.authenticate import authenticate, header_sender, oversized
+from ..inbound.mime import Readable, message_id_of
 from ..outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
 from ..outbound.sealing import PgpMimeSealer
 from ..settings.config import Settings
@@ -109,6 +113,21 @@ def plan(readable: Readable, context: Context, now: datetime) -> Plan | Held:
     return routed if isinstance(routed, Held) else Plan(routed.deliveries, routed.register_gaps)
 
 
+# What a replay alert says about the signal's first copy.
+ORIGINAL_DELIVERED = "het origineel is afgeleverd"
+ORIGINAL_NOT_DELIVERED = "het origineel is niet (volledig) afgeleverd"
+_SOURCE_KEY = re.compile(r"(?P<folder>.*):(?P<uidvalidity>[0-9]+):(?P<uid>[0-9]+)")
+_SETTLED = {disposition.value: disposition for disposition in Disposition}
+
+
+@dataclass(frozen=True)
+class SourceCopy:
+    """What proves a message in Trash is a copy of the source: its exact Message-ID and the size it had in INBOX."""
+
+    message_id: str
+    size: int
+
+
 def source_key(folder: str, uidvalidity: int, uid: int) -> str:
     return f"{folder}:{uidvalidity}:{uid}"
 
@@ -129,18 +148,22 @@ class Pipeline:
     def _inbox(self) -> str:
         return self.context.settings.folders.inbox
 
-    def process_waiting(self) -> list[Outcome]:
+    def process_waiting(self, between: Callable[[], None] | None = None) -> list[Outcome]:
         """Every INBOX message without an outcome yet, each isolated from the others.
 
         An outage ends the pass (everything stays for the next one); any other
         exception is a bug: logged without content, that message stays, the rest go on.
+        `between` is called before each message (the daemon pets the watchdog with it),
+        so a long pass of many messages never looks like a hung daemon.
         """
+        heartbeat = between or (lambda: None)
         store = self.edges.store
         uidvalidity, uids = self.edges.mailbox.uids(self._inbox)
         journals = store.journals(f"{self._inbox}:{uidvalidity}:")
         present = {source_key(self._inbox, uidvalidity, uid) for uid in uids}
         for source in sorted(journals.keys() - present):
             if journals[source].outcome is not None:
+                heartbeat()
                 try:
                     self._finish_departed(source)
                 except Outage:
@@ -149,6 +172,7 @@ class Pipeline:
                     log.exception("message-failed", source=source)
         outcomes: list[Outcome] = []
         for uid in uids:
+            heartbeat()
             source = source_key(self._inbox, uidvalidity, uid)
             recorded = journals[source].outcome if source in journals else None
             try:
@@ -166,9 +190,17 @@ class Pipeline:
         return outcomes
 
     def _finish_departed(self, source: str) -> None:
-        """A crash after the source left INBOX (purged or moved) but before its copies and journal were: finish."""
-        copies = self._delete_copies(source, "")
-        self.edges.store.forget(source)
+        """A crash after the source left INBOX (purged or moved) but before its copies, claim and journal were: finish.
+
+        Only our own copies are found now: the source's size left with it, so a copy of the source in Trash
+        can no longer be told from someone else's mail and stays.
+        """
+        store = self.edges.store
+        recorded = store.journal(source).outcome
+        copies = self._delete_copies(source, None)
+        if recorded is not None:
+            store.settle_claim(source, parse_outcome_code(recorded)[0].value)
+        store.forget(source)
         log.info("disposed", step="resumed", count=copies)
 
     def _resume(self, uid: int, source: str, recorded: str) -> None:
@@ -200,7 +232,7 @@ class Pipeline:
         if size > settings.limits.max_message_bytes:
             header = mailbox.fetch_header(self._inbox, uid) or b""
             message_id = message_id_of(header)
-            decision: Plan | Outcome = oversized(header, self.context.rules)
+            decision: Plan | Outcome = oversized(header, self.context.rules, settings.limits)
         else:
             raw = mailbox.fetch(self._inbox, uid)
             if raw is None:
@@ -219,13 +251,58 @@ class Pipeline:
         """Authenticate, refuse a replay, then plan; nothing here sends or moves anything."""
         settings = self.context.settings
         authentic = authenticate(raw, self.context.rules, self.edges.inbound, limits=settings.limits,
-                                 trust=settings.trust, now=now)
+                                 trust=settings.trust, office=settings.sender.address, now=now)
         if isinstance(authentic, (NotOurs, Held)):
             return authentic
         replay = keyed_digest(self.context.secret, "replay", authentic.digest.encode())
-        if self.edges.store.claim_signal(replay, source, now) != source:
-            return Held(Reason.REPLAY)
+        refused = self._claim(replay, source, now)
+        if refused is not None:
+            return refused
         return plan(authentic.readable, self.context, now)
+
+    def _claim(self, replay: str, source: str, now: datetime) -> Held | None:
+        """The replay guard: None when this source may deliver the signal, else why it is a replay.
+
+        The first source to carry a signal claims it. A later copy is a replay, with one exception: when the
+        claimant never reached an outcome and has left INBOX (a person moved it out and back, the folder was
+        rebuilt), this copy takes the claim over with the deliveries already accepted, and sends only the rest.
+        Outgoing Message-IDs derive from the outer Message-ID, so a moved message, which keeps it, finds the
+        schools already served under the same ids. A copy with another outer Message-ID (or none: the id then
+        derives from its place) gets new ids, and a school already served gets its mail again: a visible
+        duplicate, never a loss. The replay alert says what became of the original.
+        """
+        store = self.edges.store
+        claimant = store.claim_signal(replay, source, now)
+        if claimant == source:
+            return None
+        settled = _SETTLED.get(claimant)
+        if settled is not None:
+            return Held(Reason.REPLAY, self._original_went(settled))
+        journal = store.journals(claimant).get(claimant)
+        if journal is not None and journal.outcome is not None:
+            return Held(Reason.REPLAY, self._original_went(parse_outcome_code(journal.outcome)[0]))
+        if not self._departed(claimant, source):
+            return Held(Reason.REPLAY, f"{ORIGINAL_NOT_DELIVERED}; hwc-mailer maakt het origineel nog af")
+        if not store.take_over_claim(replay, claimant, source):
+            return Held(Reason.REPLAY, ORIGINAL_NOT_DELIVERED)
+        log.warning("claim-taken-over", previous=claimant, delivered=len(journal.delivered) if journal else 0)
+        return None
+
+    def _original_went(self, disposition: Disposition) -> str:
+        if disposition is Disposition.DELIVERED:
+            return ORIGINAL_DELIVERED
+        if disposition is Disposition.NOT_OURS:
+            return ORIGINAL_NOT_DELIVERED
+        return f"{ORIGINAL_NOT_DELIVERED}; het is eerder aan u voorgelegd in de map {self._folder(disposition)}"
+
+    def _departed(self, claimant: str, source: str) -> bool:
+        """Whether the claimant left INBOX: its UID names nothing in this folder and UIDVALIDITY any more."""
+        there, here = _SOURCE_KEY.fullmatch(claimant), _SOURCE_KEY.fullmatch(source)
+        if there is None or here is None:
+            return False
+        if (there["folder"], there["uidvalidity"]) != (here["folder"], here["uidvalidity"]):
+            return True
+        return self.edges.mailbox.size(there["folder"], int(there["uid"])) is None
 
     def _carry_out(self, decision: Plan | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
         """Send every delivery of a plan that has not been accepted yet; any other decision is already final."""
@@ -284,6 +361,8 @@ class Pipeline:
         store = self.edges.store
         if isinstance(outcome, Held):
             folder = self._folder(outcome.disposition)
+            # Never raises for an outage: an alert no officer's server accepted waits in the store and goes out on
+            # a later pass (Alerter.send_pending), so the outcome is recorded and the message moved regardless.
             self.alerter.tell(Alert(f"{outcome.code}:{source}", outcome.reason, folder, outcome.detail))
             store.record_outcome(source, outcome.code, month, [Tally("", 1, 0, 0)])
             log.warning("held", outcome=outcome.code, reason=outcome.reason.value, folder=folder,
@@ -306,26 +385,47 @@ class Pipeline:
         action = DISPOSE[disposition]
         if action is MailboxAction.LEAVE:
             return
+        original = None
         if action is MailboxAction.PURGE:
+            original = self._source_copy(uid, message_id)
             self.edges.mailbox.delete(self._inbox, [uid])
         else:
             self.edges.mailbox.move(self._inbox, uid, self._folder(disposition))
-            message_id = ""
-        copies = self._delete_copies(source, message_id)
+        copies = self._delete_copies(source, original)
+        self.edges.store.settle_claim(source, disposition.value)
         self.edges.store.forget(source)
         log.info("disposed", step=action.value, count=copies)
 
-    def _delete_copies(self, source: str, message_id: str) -> int:
-        """Copies of our sent mails in Sent and Trash, and of the source in Trash, found by Message-ID."""
+    def _source_copy(self, uid: int, message_id: str) -> SourceCopy | None:
+        """The source's Message-ID (read again on a resume) and size, taken before it is deleted; None when there
+        is no Trash to purge or the source is gone."""
+        mailbox = self.edges.mailbox
+        if self.context.settings.folders.trash is None:
+            return None
+        if not message_id:
+            header = mailbox.fetch_header(self._inbox, uid)
+            message_id = message_id_of(header) if header is not None else ""
+        size = mailbox.size(self._inbox, uid) if message_id else None
+        return SourceCopy(message_id, size) if size is not None else None
+
+    def _delete_copies(self, source: str, original: SourceCopy | None) -> int:
+        """Copies of our sent mails in Sent and Trash, and of the source in Trash: only what is provably one.
+
+        IMAP header search is a substring match; `find_by_message_id` keeps only exact matches of a well-formed
+        id, so an id that is not well-formed deletes nothing. Our own mails carry ids only we make; a copy of the
+        source must also have the size the source had in INBOX, since anyone can write its Message-ID.
+        """
         folders, mailbox = self.context.settings.folders, self.edges.mailbox
         sent_ids = sorted(self.edges.store.journal(source).delivered)
         copies = 0
-        for folder, wanted in ((folders.sent, sent_ids), (folders.trash, [*sent_ids, message_id])):
+        for folder in (folders.sent, folders.trash):
             if folder is None:
                 continue
-            found = sorted({uid for mid in wanted if mid.startswith("<")
-                            for uid in mailbox.find_by_message_id(folder, mid)})
-            mailbox.delete(folder, found)
+            found = {uid for mid in sent_ids for uid in mailbox.find_by_message_id(folder, mid)}
+            if folder == folders.trash and original is not None:
+                found |= {uid for uid, size in mailbox.find_by_message_id(folder, original.message_id).items()
+                          if size == original.size}
+            mailbox.delete(folder, sorted(found))
             copies += len(found)
         return copies
 
@@ -349,13 +449,8 @@ class Pipeline:
         return self._conclude(NotOurs(), uid, source, "", None)
 
     def _claims_trusted_sender(self, header: bytes) -> bool:
-        """From the header alone; when even that cannot be parsed, any trusted address in it counts (fail closed)."""
-        try:
-            return not isinstance(claimed_sender(read_message(header), self.context.rules), NotOurs)
-        except Exception:
-            folded = header.decode("latin-1").lower()
-            return any(address.lower() in folded
-                       for sender in self.context.rules.trusted_senders for address in sender.addresses)
+        """From the header alone; over a cap or unparsable, any trusted address in its raw From counts (fail closed)."""
+        return not isinstance(header_sender(header, self.context.rules, self.context.settings.limits), NotOurs)
 
 
 def _tallies(deliveries: tuple[Delivery[School], ...]) -> list[Tally]:

@@ -1,10 +1,12 @@
 """Wiring: the real edges and the loaded configuration, put together once for the CLI and the daemon."""
 
-import os
-import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
+from ..edges import files
 from ..edges.gpg import GpgKeyring
 from ..edges.imap import ImapMailbox
 from ..edges.login import login_for
@@ -12,8 +14,9 @@ from ..edges.protocols import Clock
 from ..edges.register import RegisterIndex
 from ..edges.smtp import SmtpTransport
 from ..edges.store import SqlStore
+from ..errors import ConfigError
 from ..outbound.notice import Templates
-from ..settings.config import Settings
+from ..settings.config import Secret, Settings
 from ..settings.rules import load_rules
 from .alerts import Alerter
 from .maintenance import Maintenance
@@ -23,13 +26,60 @@ from .register import register_key
 
 def state_secret(state_dir: Path) -> bytes:
     """The key for outgoing Message-IDs and keyed hashes: made once, kept with the state, readable by us only."""
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = state_dir / "secret.key"
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    files.private_directory(state_dir, "state dir")
+    return files.secret_key(state_dir / "secret.key", "secret key")
+
+
+def sqlite_file(settings: Settings) -> Path | None:
+    """The database's file when it is SQLite on disk."""
+    url = make_url(settings.database)
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:" or url.query.get("mode") == "memory":
+        return None
+    return Path(name)
+
+
+def service_secrets(settings: Settings) -> list[Secret]:
+    """Every secret of the service file that is read from a file (a secret file or a systemd credential)."""
+    every = (settings.imap.password, settings.smtp.password, settings.gpg.passphrase,
+             settings.lookup.key if settings.lookup else None)
+    return [secret for secret in every if secret is not None and secret.env is None]
+
+
+def file_problems(settings: Settings, secrets: Sequence[Secret] | None = None) -> list[str]:
+    """What is wrong with the files the daemon trusts, one line each; nothing is made or changed here.
+
+    The state dir, the secret key, the gpg homes, the database (with its journal, WAL and shared-memory files)
+    and the register index must be the daemon's own and private when they exist (what is missing is made
+    owner-only when first needed); the files of `secrets` (by default every secret file and credential of the
+    service file) must exist and be the daemon's own.
+    """
+    trusted = [("state dir", settings.state_dir, True),
+               ("secret key", settings.state_dir / "secret.key", False),
+               ("gpg inbound_home", settings.gpg.inbound_home, True),
+               ("gpg outbound_home", settings.gpg.outbound_home, True)]
+    database = sqlite_file(settings)
+    if database is not None:
+        if database.parent != settings.state_dir:
+            trusted.append(("database directory", database.parent, True))
+        trusted += [("database", Path(f"{database}{suffix}"), False) for suffix in ("", "-journal", "-wal", "-shm")]
+    if settings.register_index is not None:
+        trusted.append(("register index", settings.register_index, False))
+    problems = [found for what, path, directory in trusted
+                if (found := files.problem(path, what, directory=directory, required=False)) is not None]
+    for secret in service_secrets(settings) if secrets is None else secrets:
+        try:
+            secret.read(files.check_secret)
+        except ConfigError as error:
+            problems.append(str(error))
+    return list(dict.fromkeys(problems))     # two secrets in one file: one line
+
+
+def trust_files(settings: Settings, secrets: Sequence[Secret] | None = None) -> None:
+    """Raise ConfigError with every `file_problems` line, if there is one."""
+    problems = file_problems(settings, secrets)
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def register_of(settings: Settings) -> RegisterIndex | None:
@@ -39,14 +89,16 @@ def register_of(settings: Settings) -> RegisterIndex | None:
 
 
 def load_context(settings: Settings, now: Clock) -> Context:
+    trust_files(settings)
     return Context(settings=settings, rules=load_rules(settings.rules), templates=Templates(settings.templates),
                    secret=state_secret(settings.state_dir), now=now, register=register_of(settings))
 
 
 def keyrings(settings: Settings) -> tuple[GpgKeyring, GpgKeyring]:
     """The inbound and the outbound gpg home."""
-    passphrase = settings.gpg.passphrase.read() if settings.gpg.passphrase else None
-    return (GpgKeyring(settings.gpg.inbound_home, binary=settings.gpg.binary, passphrase=passphrase),
+    passphrase = settings.gpg.passphrase.read(files.check_secret) if settings.gpg.passphrase else None
+    return (GpgKeyring(settings.gpg.inbound_home, binary=settings.gpg.binary, passphrase=passphrase,
+                       max_plaintext_bytes=settings.limits.max_plaintext_bytes),
             GpgKeyring(settings.gpg.outbound_home, binary=settings.gpg.binary, passphrase=passphrase))
 
 
@@ -58,10 +110,22 @@ def transport(settings: Settings) -> SmtpTransport:
     return SmtpTransport(settings.smtp, login_for(settings.smtp), settings.sender.address)
 
 
+def open_store(settings: Settings) -> SqlStore:
+    """The store; a SQLite file is made owner-only first, so neither it nor its journal (which SQLite gives the
+    file's mode) is ever made with the mode of an admin's umask."""
+    database = sqlite_file(settings)
+    if database is not None:
+        files.private_directory(database.parent, "state dir" if database.parent == settings.state_dir
+                                else "database directory")
+        files.private_file(database, "database")
+    return SqlStore(settings.database)
+
+
 def open_edges(settings: Settings) -> Edges:
+    trust_files(settings)
     inbound, outbound = keyrings(settings)
     return Edges(mailbox=mailbox(settings), inbound=inbound, outbound=outbound, transport=transport(settings),
-                 store=SqlStore(settings.database))
+                 store=open_store(settings))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 One YAML file, every key documented in docs/config.md. Secrets (passwords, the
 key passphrase) never live in it: each is read from a file (a systemd credential
-or a root-only file) or from an environment variable named in the YAML.
+or a file only the service user can read) or from an environment variable named in the YAML.
 Relative paths are taken relative to the service file's directory.
 """
 
@@ -247,10 +247,12 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError("\n".join(f"{item.where(path)}: {item.message}" for item in problem.problems)) from None
     settings = _anchored(settings, path.resolve().parent)
     key = settings.lookup.key.file if settings.lookup else None
-    if key is not None and key.resolve().is_relative_to(settings.state_dir.resolve()):
-        raise ConfigError(f"{path}: register.key: the key must not live in state_dir ({settings.state_dir}): the "
-                          "index and its key together would be a readable register; use a systemd credential or "
-                          "a file elsewhere")
+    index = settings.register_index
+    if key is not None and (key.resolve().is_relative_to(settings.state_dir.resolve())
+                            or (index is not None and key.resolve().parent == index.resolve().parent)):
+        raise ConfigError(f"{path}: register.key: the key must not live in state_dir ({settings.state_dir}) nor "
+                          "beside the index: the index and its key together would be a readable register; use a "
+                          "systemd credential or a file elsewhere")
     return settings
 
 

@@ -23,12 +23,14 @@ from imapclient import IMAPClient
 
 from hwc_mailer.domain.reasons import Reason
 from hwc_mailer.edges.protocols import (
+    AlertKind,
     CounterRow,
     Journal,
     KeyInfo,
     Keyring,
     KeyState,
     Mailbox,
+    PendingAlert,
     Store,
     Tally,
     Transport,
@@ -127,7 +129,7 @@ class FaultyMailbox:
     def delete(self, folder: str, uids: Sequence[int]) -> None:
         self.fault.around("delete", (folder, uids), lambda: self.real.delete(folder, uids))
 
-    def find_by_message_id(self, folder: str, message_id: str) -> list[int]:
+    def find_by_message_id(self, folder: str, message_id: str) -> dict[int, int]:
         return self.fault.around("find_by_message_id", (folder, message_id),
                                  lambda: self.real.find_by_message_id(folder, message_id))
 
@@ -169,6 +171,13 @@ class FaultyStore:
     def claim_signal(self, digest: str, source: str, at: datetime) -> str:
         return self.fault.around("claim_signal", (digest, source), lambda: self.real.claim_signal(digest, source, at))
 
+    def take_over_claim(self, digest: str, claimant: str, source: str) -> bool:
+        return self.fault.around("take_over_claim", (digest, claimant, source),
+                                 lambda: self.real.take_over_claim(digest, claimant, source))
+
+    def settle_claim(self, source: str, disposition: str) -> None:
+        self.fault.around("settle_claim", (source, disposition), lambda: self.real.settle_claim(source, disposition))
+
     def forget_signals_before(self, moment: datetime) -> None:
         self.fault.around("forget_signals_before", (moment,), lambda: self.real.forget_signals_before(moment))
 
@@ -181,8 +190,17 @@ class FaultyStore:
     def alert_due(self, event: str, now: datetime, repeat_after: timedelta | None) -> bool:
         return self.fault.around("alert_due", (event,), lambda: self.real.alert_due(event, now, repeat_after))
 
-    def record_alert(self, event: str, now: datetime) -> None:
-        self.fault.around("record_alert", (event,), lambda: self.real.record_alert(event, now))
+    def record_alert(self, event: str, now: datetime, kind: AlertKind, covers: Sequence[str] = ()) -> None:
+        self.fault.around("record_alert", (event,), lambda: self.real.record_alert(event, now, kind, covers))
+
+    def alerts_sent_after(self, kind: AlertKind, moment: datetime) -> int:
+        return self.fault.around("alerts_sent_after", (kind,), lambda: self.real.alerts_sent_after(kind, moment))
+
+    def hold_alert(self, pending: PendingAlert) -> None:
+        self.fault.around("hold_alert", (pending.event,), lambda: self.real.hold_alert(pending))
+
+    def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]:
+        return self.fault.around("pending_alerts", (kind,), lambda: self.real.pending_alerts(kind))
 
     def counters(self) -> list[CounterRow]:
         return self.fault.around("counters", (), self.real.counters)

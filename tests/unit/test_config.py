@@ -281,3 +281,15 @@ def test_an_outer_subject_with_template_fields_is_refused(tmp_path: Path, subjec
     message = config_error(tmp_path, text)
     assert "sender.subject" in message and "fixed text" in message
     assert_points_at(message, tmp_path / "config.yaml", line_of(text, "subject:"))
+
+
+def test_replay_days_shorter_than_the_signature_window_is_refused(tmp_path: Path) -> None:
+    """A captured signal must not be replayable after its hash is forgotten but while its signature still counts."""
+    message = config_error(tmp_path, SERVICE_FILE + "trust:\n  max_signature_age_days: 14\n  replay_days: 10\n")
+    assert "replay_days (10) is shorter than the signature age window" in message
+
+
+def test_replay_days_that_outlive_the_signature_window_are_accepted(tmp_path: Path) -> None:
+    text = SERVICE_FILE + "trust:\n  max_signature_age_days: 14\n  replay_days: 15\n"
+    settings = load_settings(write(tmp_path, text))
+    assert settings.trust.replay_days == 15
