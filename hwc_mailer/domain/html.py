@@ -149,8 +149,11 @@ class _TextExtractor(HTMLParser):
             self._write("\n" if tag in ("tr", "table") or not self._cells else " ")
 
     def handle_data(self, data: str) -> None:
-        # Source line breaks inside HTML text are plain spaces when rendered.
-        self._write(re.sub(r"\s+", " ", data))
+        # Source line breaks inside HTML text are plain spaces when rendered, except in <pre>.
+        if self._open_count.get("pre"):
+            self._write("\n".join(re.sub(r"\s+", " ", line) for line in lines_of(data)))
+        else:
+            self._write(re.sub(r"\s+", " ", data))
 
     def _write(self, text: str) -> None:
         if self._drop:

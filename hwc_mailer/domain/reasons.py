@@ -59,6 +59,7 @@ class Reason(Enum):
     CORRECTION = "correction"
     QUOTED_SIGNAL = "quoted-signal"
     VERSIONS_DIFFER = "versions-differ"
+    UNREAD_ATTACHMENT = "unread-attachment"
     OTHER_REGION = "other-region"
     MUNICIPALITY_MISMATCH = "municipality-mismatch"
     NOT_IN_REGISTER = "not-in-register"
@@ -230,6 +231,10 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
         _M, "De tekstversie en de HTML-versie van het bericht noemen niet dezelfde kinderen.",
         f"Lees het bericht in de map (beide versies als uw mailprogramma dat toont) en stel vast welke kinderen "
         f"Veilig Thuis bedoelt; vraag het zo nodig na. {_BY_HAND}"),
+    Reason.UNREAD_ATTACHMENT: (
+        _M, "Het signaal heeft een bijlage die hwc-mailer niet leest (zoals een PDF- of Word-bestand); daarin kan "
+            "een kind staan dat niet in de tekst staat.",
+        f"Open de bijlage in de map en stel vast welke kinderen het signaal noemt. {_BY_HAND}"),
     Reason.OTHER_REGION: (
         _M, "De gemeente van een kind hoort niet bij deze regio.",
         "Controleer de gemeente met Veilig Thuis. Woont het kind in een andere regio, stuur het signaal dan "

@@ -145,14 +145,13 @@ class _Block:
     fields: dict[str, _Field]
 
 
-def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange(), set_apart: str = "", subject: str = "",
-                 conflicting: bool = False) -> Signal | Held:
+def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange(), set_apart: str = "",
+                 subject: str = "") -> Signal | Held:
     """The children in a signal's plain text, or the first reason it cannot be trusted.
 
     `set_apart` is what the mail showed as quoted, forwarded or hidden (HTML blockquotes,
     forwarded message parts): read only to see whether it holds a child. `subject` is the
-    signed subject, read for a correction. `conflicting` says the mail's text and HTML
-    versions name different children.
+    subject the sender wrote, read for a correction.
     """
     layout = lay_out(text, set_apart)
     lines = layout.lines
@@ -168,8 +167,6 @@ def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange(), set_apa
         apart = normalise_name(" ".join(layout.set_apart))
         written = [normalise_name(found.value) for found in names if found.value]
         return Held(Reason.CORRECTION if any(name in apart for name in written) else Reason.QUOTED_SIGNAL)
-    if conflicting:
-        return Held(Reason.VERSIONS_DIFFER)
     if not mentions_handle_with_care(" ".join(lines)):
         return Held(Reason.NOT_HWC)
     blocks = _blocks(fields, lines, following)
@@ -186,6 +183,13 @@ def parse_signal(text: str, *, today: date, ages: AgeRange = AgeRange(), set_apa
         children.append(child)
     unaccounted = _unaccounted(layout, fields, headings, child_blocks, data, signature, today, ages)
     return unaccounted or Signal(tuple(children))
+
+
+def child_names(text: str) -> frozenset[str]:
+    """The names a text's name labels give, normalised: to compare two versions of one mail."""
+    lines = lay_out(text).lines
+    fields, _ = _fields(lines, _next_lines(lines))
+    return frozenset(normalise_name(found.value) for found in fields if found.label == "naam" and found.value)
 
 
 def _next_lines(lines: list[str]) -> list[int | None]:

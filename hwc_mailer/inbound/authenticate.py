@@ -11,7 +11,7 @@ smuggle in another PGP message. Only that decrypted, signed content is ever pars
 """
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.errors import MessageError
 from email.message import EmailMessage, Message
@@ -34,6 +34,7 @@ from .mime import (
     holds_pgp,
     looks_like_signal,
     mime_shape,
+    outer_subject,
     read_message,
     readable_text,
     reason_of,
@@ -162,6 +163,8 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
     else:
         text = utf8_text(verified.plaintext)
         readable = Readable(text) if text is not None else None
+    if readable is not None and not readable.subject:
+        readable = replace(readable, subject=str(outer_subject(raw)))
     if readable is None:
         return Held(Reason.UNDECODABLE_TEXT)
     if holds_armor(readable.text) or holds_armor(readable.set_apart):

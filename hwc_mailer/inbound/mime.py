@@ -14,6 +14,7 @@ bounded patterns. What is over a cap or still makes the parser raise leaves as o
 
 import email
 import email.errors
+import email.header
 import email.policy
 import re
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from ..domain.html import split_html
 from ..domain.outcomes import Held
 from ..domain.reasons import Reason
+from ..domain.signal import child_names
 from ..domain.text import mentions_handle_with_care, well_formed_message_id
 from ..settings.config import Limits
 
@@ -120,6 +122,18 @@ _ADDRESS = re.compile(rf"(?<![{_ATEXT}])([{_ATEXT}]{{1,64}}+)@"
 def addresses_in(values: Iterable[str]) -> list[str]:
     """Every address-shaped `local@domain` in header values, a superset of what a parser would find."""
     return [f"{found[1]}@{found[2]}" for value in values for found in _ADDRESS.finditer(value)]
+
+
+def outer_subject(raw: bytes) -> str:
+    """The Subject as the sender wrote it, read from the raw header; encoded words decoded where they can be."""
+    fields = _raw_fields(raw, "subject")
+    if not fields:
+        return ""
+    value = fields[0][:PARSED_FIELD_BYTES]
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (LookupError, UnicodeError, ValueError, email.errors.MessageError):
+        return value
 
 
 def from_fields(raw: bytes) -> list[str]:
@@ -288,51 +302,82 @@ def holds_pgp(entity: Message) -> bool:
 
 @dataclass(frozen=True)
 class Readable:
-    """What a person reads as the new text, and apart from it what came quoted, forwarded or hidden."""
+    """What a person reads as the new text, and apart from it what came quoted, forwarded or hidden; `doubt`
+    when the mail holds something that may name a child and is not read (an attached document, two versions
+    that name different children), `subject` the subject the sender wrote."""
 
     text: str
     set_apart: str = ""
+    doubt: Reason | None = None
+    subject: str = ""
 
 
 def readable_text(entity: Message) -> Readable | None:
-    """What a person would read: text/plain preferred over HTML, attachments skipped, a forwarded
-    message (message/rfc822, inline or attached) and HTML quotes set apart."""
+    """What a person would read: the version of multipart/alternative that names children (text/plain first),
+    a forwarded message (message/*) and attached or named text set apart, HTML quotes set apart."""
     try:
-        return _readable(entity)
-    except PARSER_ERRORS:
+        readable = _readable(entity)
+    except (LookupError, UnicodeError, ValueError):
         return None
+    if readable is None:
+        return None
+    return Readable(readable.text, readable.set_apart, readable.doubt, str(entity.get("Subject", "")))
 
 
 def _join(parts: list[Readable]) -> Readable:
     return Readable("\n".join(part.text for part in parts if part.text),
-                    "\n".join(part.set_apart for part in parts if part.set_apart))
+                    "\n".join(part.set_apart for part in parts if part.set_apart),
+                    next((part.doubt for part in parts if part.doubt), None))
+
+
+def _apart(readable: Readable) -> Readable:
+    """All of it set apart: never read as live children, only looked at for whether it holds one."""
+    return Readable("", "\n".join(text for text in (readable.text, readable.set_apart) if text), readable.doubt)
 
 
 def _readable(entity: Message) -> Readable | None:
     kind = entity.get_content_type()
-    if kind == "message/rfc822":
-        forwarded = [_readable(part) for part in parts_of(entity)]
-        inner = _join([part for part in forwarded if part is not None])
-        return Readable("", "\n".join(text for text in (inner.text, inner.set_apart) if text))
-    if entity.get_content_disposition() == "attachment":
-        return None
+    if entity.get_content_maintype() == "message":
+        forwarded = [found for part in parts_of(entity) if (found := _readable(part)) is not None]
+        if forwarded:
+            return _apart(_join(forwarded))
+        payload = entity.get_payload(decode=True)
+        return Readable("", payload.decode("utf-8", "replace") if isinstance(payload, bytes) else "")
+    named = entity.get_content_disposition() == "attachment" or entity.get_filename() is not None \
+        or entity.get_param("name") is not None
     if entity.is_multipart():
         children = parts_of(entity)
         if kind == "multipart/alternative":
-            preferred = sorted(children, key=lambda part: part.get_content_type() != "text/plain")
-            return next((found for part in preferred if (found := _readable(part)) is not None), None)
+            return _one_version(children)
         found_parts = [found for part in children if (found := _readable(part)) is not None]
         return _join(found_parts) if found_parts else None
     if kind not in ("text/plain", "text/html"):
-        return None
+        unread = named and entity.get_content_maintype() not in ("image", "audio", "video")
+        return Readable("", doubt=Reason.UNREAD_ATTACHMENT) if unread else None
     payload = entity.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return None
     text = payload.decode(entity.get_content_charset() or "utf-8")
     if kind == "text/html":
         html = split_html(text)
-        return Readable(html.visible, html.set_apart)
-    return Readable(text)
+        readable = Readable(html.visible, html.set_apart)
+    else:
+        readable = Readable(text)
+    return _apart(readable) if named else readable
+
+
+def _one_version(children: list[Message]) -> Readable | None:
+    """text/plain and HTML say the same in two forms: read the one that names children, text/plain first;
+    when both name children and not the same ones, a person decides."""
+    preferred = sorted(children, key=lambda part: part.get_content_type() != "text/plain")
+    versions = [found for part in preferred if (found := _readable(part)) is not None]
+    named = [(version, child_names(version.text)) for version in versions]
+    naming = [(version, names) for version, names in named if names]
+    if len({names for _, names in naming}) > 1:
+        return Readable(naming[0][0].text, naming[0][0].set_apart, Reason.VERSIONS_DIFFER)
+    if naming:
+        return naming[0][0]
+    return versions[0] if versions else None
 
 
 def utf8_text(plaintext: bytes) -> str | None:

@@ -100,9 +100,11 @@ class Plan:
 
 def plan(readable: Readable, context: Context, now: datetime) -> Plan | Held:
     """From the authentic text to one delivery per school, or why a person must do it."""
+    if readable.doubt is not None:
+        return Held(readable.doubt)
     ages = context.settings.ages
     signal = parse_signal(readable.text, today=now.date(), ages=AgeRange(ages.minimum, ages.maximum),
-                          set_apart=readable.set_apart)
+                          set_apart=readable.set_apart, subject=readable.subject)
     if not isinstance(signal, Signal):
         return signal
     try:

@@ -111,10 +111,11 @@ def test_a_signal_signed_for_another_office_and_re_encrypted_to_us_is_quarantine
 # ---- 3. the plaintext cap ----------------------------------------------------------------------------------------
 
 def padded(size: int) -> bytes:
-    """A genuine PGP/MIME entity of exactly `size` bytes: the signal and an attachment of filler lines."""
+    """A genuine PGP/MIME entity of exactly `size` bytes: the signal and an image of filler lines (an image, as a
+    logo in a signature, is not read and is no doubt; a document attachment would hold the signal)."""
     def entity(filler: bytes) -> bytes:
         kind, body = multipart("mixed", [part("text/plain; charset=utf-8", SIGNAL.replace("\n", "\r\n")),
-                                         part("application/octet-stream", "@@", "Content-Disposition: attachment")])
+                                         part("image/png", "@@", 'Content-Disposition: inline; filename="logo.png"')])
         return f"Content-Type: {kind}\r\n\r\n{body}".encode().replace(b"@@", filler)
 
     missing = size - len(entity(b""))

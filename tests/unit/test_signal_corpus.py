@@ -200,3 +200,74 @@ def test_the_sample_rules_know_the_corpus_schools() -> None:
     assert isinstance(RULES, Rules)
     assert {"12AB00", "56EF00"} <= {school.code for school in RULES.schools}
     assert isinstance(parse_signal("Handle with Care\n" + CASES["plain-two-schools"].text, today=TODAY), Signal)
+
+
+# --- what the mail carries besides its text ------------------------------------------------------------------
+
+TIM_TEXT = "Handle with Care\n\nNaam: Tim Testkind\nGeboortedatum: 14-03-2017\nSchool: 12AB00\n"
+SARA_TEXT = "Handle with Care\n\nNaam: Sara Testkind\nGeboortedatum: 2 mei 2013\nSchool: 56EF00\n"
+
+
+def test_other_forwarded_message_kinds_are_set_apart_too() -> None:
+    """message/global and message/partial, like message/rfc822, never give live children."""
+    for subtype in ("global", "partial"):
+        outer = EmailMessage()
+        outer.set_content(SARA_TEXT)
+        outer.add_attachment(TIM_TEXT.encode(), maintype="message", subtype=subtype, disposition="inline")
+        readable = readable_text(outer)
+        assert readable is not None and "Tim" not in readable.text
+        result = outcome(readable.text, readable.set_apart)
+        assert isinstance(result, Held) and result.reason is Reason.QUOTED_SIGNAL, subtype
+
+
+def test_an_attached_or_named_text_part_is_never_read_as_live_children() -> None:
+    for disposition in ("attachment", "inline"):
+        outer = EmailMessage()
+        outer.set_content(SARA_TEXT)
+        outer.add_attachment(TIM_TEXT, subtype="plain", disposition=disposition, filename="oud-signaal.txt")
+        readable = readable_text(outer)
+        assert readable is not None and "Tim" not in readable.text
+        result = outcome(readable.text, readable.set_apart)
+        assert isinstance(result, Held) and result.reason is Reason.QUOTED_SIGNAL, disposition
+
+
+def test_an_attached_document_is_a_doubt_and_a_logo_is_not() -> None:
+    outer = EmailMessage()
+    outer.set_content(SARA_TEXT)
+    outer.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="signaal.pdf")
+    readable = readable_text(outer)
+    assert readable is not None and readable.doubt is Reason.UNREAD_ATTACHMENT
+    logo = EmailMessage()
+    logo.set_content(SARA_TEXT)
+    logo.add_attachment(b"\x89PNG", maintype="image", subtype="png", filename="image001.png", disposition="inline")
+    readable = readable_text(logo)
+    assert readable is not None and readable.doubt is None and "Sara Testkind" in readable.text
+
+
+def test_the_version_of_an_alternative_that_names_children_is_read() -> None:
+    table = EmailMessage()
+    table.set_content("Handle with Care\n\nNaam Tim Testkind\n")  # Outlook's plain rendering of a table
+    table.add_alternative("<p>Handle with Care</p><table><tr><td>Naam</td><td>Tim Testkind</td></tr><tr><td>"
+                          "Geboortedatum</td><td>14-03-2017</td></tr><tr><td>School</td><td>12AB00</td></tr></table>",
+                          subtype="html")
+    readable = readable_text(table)
+    assert readable is not None and readable.doubt is None
+    assert received(outcome(readable.text, readable.set_apart)) == {"12AB00": ("Tim Testkind",)}
+
+
+def test_two_versions_naming_different_children_go_to_a_person() -> None:
+    differ = EmailMessage()
+    differ.set_content(TIM_TEXT)
+    differ.add_alternative(f"<pre>{TIM_TEXT}\nNaam: Sara Testkind\nGeboortedatum: 2 mei 2013\n</pre>", subtype="html")
+    readable = readable_text(differ)
+    assert readable is not None and readable.doubt is Reason.VERSIONS_DIFFER
+
+
+def test_a_correction_in_the_subject_holds_the_signal() -> None:
+    message = EmailMessage()
+    message["Subject"] = "Correctie HWC-signaal"
+    message.set_content(TIM_TEXT)
+    readable = readable_text(message)
+    assert readable is not None and readable.subject == "Correctie HWC-signaal"
+    signal = parse_signal(readable.text, today=TODAY, subject=readable.subject)
+    assert signal == Held(Reason.CORRECTION)
