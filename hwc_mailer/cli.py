@@ -1,8 +1,9 @@
-"""Command line: run, once, check, stats, keys, rules check, route. English for admins; exit codes for scripts.
+"""Command line: run, once, check, stats, keys, keys import, rules check, route, register, register import.
+English for admins; exit codes for scripts.
 
-Exit codes: 0 fine, 1 problems found (check, keys, rules check), a pass that hit an
-outage (once) or a signal that would be held (route), 2 the configuration, rules or
-templates cannot be used.
+Exit codes: 0 fine, 1 problems found (check, keys, rules check, register), a pass that hit an
+outage (once), a signal that would be held (route) or an import refused (register import), 2 the
+configuration, rules, templates or export cannot be used, 3 an import with rows skipped.
 """
 
 import json
@@ -315,14 +316,15 @@ def route(invocation: Invocation, signal_file: TextIO, use_register: bool) -> No
     """Dry run on a plaintext signal (FILE, or - for standard input): what is parsed, where each child would go.
 
     Sends nothing and writes nothing; names and dates are not repeated in the output. The register is
-    consulted only with --register, so a shell account is no quiet way to query it.
+    consulted only with --register, and each lookup is logged (to standard error, the journal under systemd);
+    what really guards the register is that only the service user can read its key.
     """
     try:
         settings = _settings(invocation)
         rules = load_rules(settings.rules)
         if use_register and settings.lookup is not None:
             trust_files(settings, secrets=(settings.lookup.key,))
-        register = register_of(settings) if use_register else None
+        register = register_of(settings, utc_now) if use_register else None
     except HwcError as error:
         _fail(error)
     if use_register and register is None:
@@ -396,9 +398,15 @@ def register_group(ctx: click.Context) -> None:
     if info is None:
         click.echo(f"no index yet at {path}; import the export with `hwc-mailer register import`")
         sys.exit(1)
-    for line in describe(info, utc_now()):
+    now = utc_now()
+    for line in describe(info, now):
         click.echo(line)
-    sys.exit(0 if info.key_matches else 1)
+    assert settings.lookup is not None
+    stale = (now - info.imported_at).total_seconds() / 86400 > settings.lookup.max_age_days
+    if stale:
+        click.echo(f"STALE: older than register.max_age_days ({settings.lookup.max_age_days:g}); signals that need "
+                   f"the register are held once it is older than {settings.lookup.refuse_after_days:g} days")
+    sys.exit(0 if info.key_matches and not stale else 1)
 
 
 @register_group.command("import")

@@ -27,11 +27,15 @@ _NOT_NAME = re.compile(r"[^\w' -]+")
 # space and a combining acute, which no letter precedes: that is the apostrophe too.
 _SPACING_ACUTE = re.compile(r"(?<!\S)\u0301")
 ENTRY_VERSION = b"hwc-register-v1"
+# The school of a pupil the export lists without a usable school code (a school abroad, an exemption).
+NO_SCHOOL = "-"
 
 
 def register_name(value: str) -> str:
     """Folded, case-free, one kind of apostrophe and hyphen, other punctuation as space, spaces collapsed."""
     text = _SPACING_ACUTE.sub("'", fold(value)).translate(_APOSTROPHES).translate(_HYPHENS).casefold()
+    # A mark that no letter absorbed ("İ" casefolds to "i" and a combining dot) is no separator.
+    text = "".join(character for character in text if unicodedata.category(character) != "Mn")
     return " ".join(_NOT_NAME.sub(" ", text).split())
 
 

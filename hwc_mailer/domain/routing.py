@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .outcomes import Held
 from .reasons import Reason
-from .register import Register
+from .register import NO_SCHOOL, Register
 from .signal import Child, Signal
 from .text import SCHOOL_CODE, normalise_code
 
@@ -109,14 +109,17 @@ def _school_of(child: Child, number: int, directory: Directory[SchoolT],
         if len(listed) > 1:
             return Held(Reason.AMBIGUOUS_REGISTER, named, child=number)
         (code,) = listed
-        candidates = _schools_for(code, directory)
-        if not candidates:
-            return Held(Reason.SCHOOL_NOT_PARTICIPATING, f"school {code}", child=number)
-        if len(candidates) > 1:
-            codes = ", ".join(sorted(school.code for school in candidates))
-            return Held(Reason.AMBIGUOUS_REGISTER, f"het register noemt {code}; de regels kennen {codes}",
+        if code == NO_SCHOOL:
+            return Held(Reason.SCHOOL_NOT_PARTICIPATING, "het register noemt geen school met een BRIN-code",
                         child=number)
-        return candidates[0], False
+        school = _school_for(code, directory)
+        if school is None:
+            locations = ", ".join(sorted(found.code for found in directory.schools_of_brin(code)))
+            if len(code) == 4 and locations:
+                return Held(Reason.AMBIGUOUS_REGISTER, f"het register noemt {code} zonder vestiging; de regels "
+                                                       f"kennen {locations}", child=number)
+            return Held(Reason.SCHOOL_NOT_PARTICIPATING, f"school {code}", child=number)
+        return school, False
     written = find_school(child.school, directory)
     if isinstance(written, Reason):
         return Held(written, child=number)
@@ -130,16 +133,13 @@ def _school_of(child: Child, number: int, directory: Directory[SchoolT],
     return written, listed is not None
 
 
-def _schools_for(code: str, directory: Directory[SchoolT]) -> tuple[SchoolT, ...]:
-    """The schools of the rules a register code names: the location itself, the whole BRIN the rules list, or,
-    for a bare BRIN in the register, every location the rules list of it."""
+def _school_for(code: str, directory: Directory[SchoolT]) -> SchoolT | None:
+    """The school of the rules a register code names: the location itself, or the whole BRIN when the rules list
+    it as a whole. A bare BRIN never picks one of the rules' locations: that would be a guess."""
     school = directory.school_by_code(code)
-    if school is not None:
-        return (school,)
-    if len(code) > 4:
-        whole = directory.school_by_code(code[:4])
-        return (whole,) if whole is not None else ()
-    return directory.schools_of_brin(code)
+    if school is not None or len(code) <= 4:
+        return school
+    return directory.school_by_code(code[:4])
 
 
 def _same_school(listed: str, written: str) -> bool:

@@ -13,9 +13,9 @@ import hmac
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -46,6 +46,8 @@ def _key_check(secret: bytes) -> str:
 def write_index(path: Path, secret: bytes, pupils: Iterable[Pupil], now: datetime) -> IndexInfo:
     """Build a new index from `pupils` and put it in place of the old one atomically."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for leftover in path.parent.glob(f".{path.name}.*.new"):    # of an import that was killed (hashes only)
+        leftover.unlink(missing_ok=True)
     scratch = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
     descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(descriptor)
@@ -104,11 +106,15 @@ def read_info(path: Path, secret: bytes) -> IndexInfo | None:
 class RegisterIndex:
     """The embedded `Register`: looks a signal's name and date of birth up by keyed hash."""
 
-    def __init__(self, path: Path, secret: bytes) -> None:
+    def __init__(self, path: Path, secret: bytes, *, refuse_after: timedelta | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
         self._path = path
         self._secret = secret
+        self._refuse_after = refuse_after
+        self._now = now
         self._connection: sqlite3.Connection | None = None
-        self._identity: tuple[int, int] | None = None
+        self._identity: tuple[int, ...] | None = None
+        self._imported_at: datetime | None = None
 
     def _current(self) -> sqlite3.Connection:
         """The open index, reopened when a new import replaced the file."""
@@ -117,7 +123,8 @@ class RegisterIndex:
         except OSError:
             raise RegisterUnavailable(f"register index {self._path} does not exist; import the export with "
                                       "`hwc-mailer register import`") from None
-        identity = (status.st_ino, status.st_mtime_ns)
+        # ctime and size too: a copy over the file in place that keeps its mtime (cp -p) is still noticed.
+        identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
         if self._connection is None or identity != self._identity:
             self.close()
             try:
@@ -126,18 +133,31 @@ class RegisterIndex:
                 raise RegisterUnavailable(f"register index {self._path} cannot be opened "
                                           f"({type(error).__name__})") from None
             try:
-                check = connection.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
-            except sqlite3.Error as error:
+                meta = dict(connection.execute("SELECT name, value FROM meta").fetchall())
+                check = meta.get("key_check")
+                imported_at = datetime.fromisoformat(meta["imported_at"])
+            except (sqlite3.Error, KeyError, ValueError) as error:
                 connection.close()
                 raise RegisterUnavailable(f"register index {self._path} cannot be read "
                                           f"({type(error).__name__})") from None
             # Another key finds no child at all: that must not pass for "not in the register".
-            if check is None or not hmac.compare_digest(str(check[0]), _key_check(self._secret)):
+            if check is None or not hmac.compare_digest(str(check), _key_check(self._secret)):
                 connection.close()
                 raise RegisterUnavailable(f"register index {self._path} was made with another key than register.key; "
                                           "import the export again with `hwc-mailer register import`")
-            self._connection, self._identity = connection, identity
+            self._connection, self._identity, self._imported_at = connection, identity, imported_at
+        self._refuse_stale()
         return self._connection
+
+    def _refuse_stale(self) -> None:
+        """An index older than register.refuse_after_days would send a child who changed school to the old one."""
+        if self._refuse_after is None or self._now is None or self._imported_at is None:
+            return
+        age = self._now() - self._imported_at
+        if age > self._refuse_after:
+            raise RegisterUnavailable(f"register index {self._path} is {age.total_seconds() / 86400:.0f} days old "
+                                      f"(more than register.refuse_after_days); is the export timer running? "
+                                      "(systemctl status hwc-mailer-register.timer)")
 
     def schools_of(self, name: str, birth_date: date) -> frozenset[str]:
         keys = sorted(entry_key(self._secret, variant, birth_date) for variant in written_names(name))

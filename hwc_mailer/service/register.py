@@ -9,13 +9,15 @@ is refused: a broken export must not empty the register.
 
 import csv
 import io
+import re
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..domain.register import Pupil, register_name
+from ..domain.register import NO_SCHOOL, Pupil, register_name
 from ..domain.signal import parse_dutch_date
 from ..domain.text import SCHOOL_CODE, collapse, normalise_code
 from ..edges.register import IndexInfo, read_info, write_index
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
 MIN_KEY_LENGTH = 16
 _FIELDS = ("given_names", "prefix", "surname", "call_name", "birth_date", "brin", "location")
-_REQUIRED = ("surname", "birth_date", "brin")
+# A multi-byte UTF-8 sequence: a file that has them is UTF-8, and a stray byte in it is an error, not a hint.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 class ExportError(ConfigError):
@@ -59,7 +62,12 @@ def decode_export(data: bytes) -> str:
         raise ExportError(f"the export is larger than {MAX_EXPORT_BYTES // (1024 * 1024)} MB")
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as error:
+        if _UTF8_SEQUENCE.search(data):
+            line = data.count(b"\n", 0, error.start) + 1
+            raise ExportError(f"line {line}: a byte that is not UTF-8 in an export that is otherwise UTF-8; read as "
+                              "Windows-1252 every accented name would be garbled. Export the file again as UTF-8; "
+                              "nothing was imported") from None
         return data.decode("cp1252", errors="replace")
 
 
@@ -86,32 +94,29 @@ def read_export(text: str, columns: RegisterColumns) -> tuple[list[Pupil], list[
         raise ExportError("the export is empty")
     positions = {register_name(name): index for index, name in enumerate(header)}
     wanted = {name: getattr(columns, name) for name in _FIELDS}
-    missing = [column for name, column in wanted.items()
-               if name in _REQUIRED and register_name(column) not in positions]
+    missing = [column for column in wanted.values() if column is not None and register_name(column) not in positions]
     if missing:
         raise ExportError(f"the export has no column {', '.join(map(repr, missing))} (it has {len(header)} "
-                          "columns); name the columns under register.columns in the service file")
-    where = {name: positions.get(register_name(column)) for name, column in wanted.items()}
+                          "columns); name the columns under register.columns in the service file, or set an "
+                          "optional one (given_names, prefix, call_name, location) to null when the export has none")
+    where = {name: positions[register_name(column)] if column is not None else None
+             for name, column in wanted.items()}
     pupils: list[Pupil] = []
     skipped: list[str] = []
     for line, row in _rows(reader):
+        if reader.line_num > line:              # names, dates and codes hold no line break: a quote never closed
+            raise _unclosed(line)
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            if reader.line_num > line:          # a quote that never closed took the lines after it into this row
-                raise _unclosed(line)
             skipped.append(f"line {line}: {len(row)} fields where the header has {len(header)}")
             continue
         value = {name: collapse(row[index]) if index is not None else "" for name, index in where.items()}
-        problem = _problem(value)
-        if problem:
-            skipped.append(f"line {line}: {problem}")
-            continue
-        birth_date = _birth_date(value["birth_date"])
-        assert birth_date is not None
-        school = normalise_code(value["brin"]) + (value["location"].zfill(2) if value["location"] else "")
-        pupils.append(Pupil(value["given_names"], value["prefix"], value["surname"], value["call_name"], birth_date,
-                            school))
+        pupil = _pupil(value)
+        if isinstance(pupil, str):
+            skipped.append(f"line {line}: {pupil}")
+        else:
+            pupils.append(pupil)
     return pupils, skipped
 
 
@@ -133,20 +138,22 @@ def _unclosed(line: int) -> ExportError:
                        "imported")
 
 
-def _problem(value: dict[str, str]) -> str | None:
+def _pupil(value: dict[str, str]) -> Pupil | str:
+    """The pupil a row describes, or what is wrong with it. A pupil without a usable school code (a school
+    abroad, an exemption, a BRIN mistyped) is still indexed, under NO_SCHOOL, so a namesake's lookup stays
+    ambiguous instead of finding the other child alone."""
     if not value["surname"]:
         return "no surname"
     if not (value["given_names"] or value["call_name"]):
         return "no given name and no call name"
-    if _birth_date(value["birth_date"]) is None:
+    birth_date = _birth_date(value["birth_date"])
+    if birth_date is None:
         return "date of birth not readable (DD-MM-YYYY, YYYY-MM-DD or YYYYMMDD)"
     location = value["location"]
-    if location and not (location.isdigit() and len(location) <= 2):
-        return "location (vestiging) is not a number of at most two digits"
-    code = normalise_code(value["brin"]) + (location.zfill(2) if location else "")
-    if not SCHOOL_CODE.match(code):
-        return "BRIN is not a code like 12AB"
-    return None
+    code = normalise_code(value["brin"]) + (location.zfill(2) if location.isdigit() and len(location) <= 2 else "")
+    usable = SCHOOL_CODE.match(code) is not None and (not location or (location.isdigit() and len(location) <= 2))
+    return Pupil(value["given_names"], value["prefix"], value["surname"], value["call_name"], birth_date,
+                 code if usable else NO_SCHOOL)
 
 
 def import_register(data: bytes, settings: Settings, now: datetime, *, force: bool = False) -> ImportReport:
@@ -171,9 +178,10 @@ def import_register(data: bytes, settings: Settings, now: datetime, *, force: bo
                                 "Check the export; if the drop is real, import it with --force")
     try:
         info = write_index(path, key, pupils, now)
-    except OSError as error:
-        raise ConfigError(f"cannot write the register index {path}: {error.strerror or type(error).__name__}; "
-                          "check that the state dir is writable by the service user and has room") from None
+    except (OSError, sqlite3.Error) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise ConfigError(f"cannot write the register index {path}: {reason}; check that the state dir is writable "
+                          "by the service user and has room") from None
     return ImportReport(len(pupils), tuple(skipped), info)
 
 

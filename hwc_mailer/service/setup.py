@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -82,16 +83,19 @@ def trust_files(settings: Settings, secrets: Sequence[Secret] | None = None) -> 
         raise ConfigError("\n".join(problems))
 
 
-def register_of(settings: Settings) -> RegisterIndex | None:
-    """The embedded register index when the service file configures one."""
+def register_of(settings: Settings, now: Clock) -> RegisterIndex | None:
+    """The embedded register index when the service file configures one; not used once it is too old."""
     path = settings.register_index
-    return RegisterIndex(path, register_key(settings)) if path is not None else None
+    if path is None or settings.lookup is None:
+        return None
+    return RegisterIndex(path, register_key(settings), refuse_after=timedelta(days=settings.lookup.refuse_after_days),
+                         now=now)
 
 
 def load_context(settings: Settings, now: Clock) -> Context:
     trust_files(settings)
     return Context(settings=settings, rules=load_rules(settings.rules), templates=Templates(settings.templates),
-                   secret=state_secret(settings.state_dir), now=now, register=register_of(settings))
+                   secret=state_secret(settings.state_dir), now=now, register=register_of(settings, now))
 
 
 def keyrings(settings: Settings) -> tuple[GpgKeyring, GpgKeyring]:

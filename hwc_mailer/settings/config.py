@@ -191,13 +191,14 @@ class Alerts(Strict):
 class RegisterColumns(Strict):
     """Column names in the leerplicht administration's export (case and spacing ignored)."""
 
-    given_names: str = "voornamen"
-    prefix: str = "voorvoegsel"
+    given_names: str | None = Field("voornamen", description="null when the export has no such column")
+    prefix: str | None = Field("voorvoegsel", description="null when the export has no such column")
     surname: str = "achternaam"
-    call_name: str = "roepnaam"
+    call_name: str | None = Field("roepnaam", description="null when the export has no such column")
     birth_date: str = "geboortedatum"
     brin: str = "brin"
-    location: str = Field("vestiging", description="the BRIN location number (two digits); may be empty")
+    location: str | None = Field("vestiging", description="the BRIN location number (two digits); null when the "
+                                                          "export has no such column")
 
 
 class Register(Strict):
@@ -205,7 +206,9 @@ class Register(Strict):
 
     index: Path | None = Field(None, description="the index file; register.sqlite in state_dir by default")
     key: Secret = Field(description="the index's own key: never in state_dir, so the index alone answers nothing")
-    max_age_days: float = Field(8, gt=0, description="`check` warns when the index is older")
+    max_age_days: float = Field(8, gt=0, description="`check` and `register` warn when the index is older")
+    refuse_after_days: float = Field(14, gt=0, description="an older index is not used: signals that need it are "
+                                                           "held (register-unavailable)")
     max_shrink: float = Field(0.2, ge=0, le=1, description="refuse an export that has lost more than this share "
                                                           "of the current index's pupils")
     columns: RegisterColumns = RegisterColumns()
