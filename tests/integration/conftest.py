@@ -36,3 +36,13 @@ def run(world: World, mail: Dovecot, tmp_path_factory: pytest.TempPathFactory) -
 def pipeline(run: Run) -> InProcess:
     """The real pipeline in this process, against this test's installation."""
     return InProcess(run)
+
+
+@pytest.fixture
+def relay(run: Run) -> Iterator[RelaySmtp]:
+    """The session relay, healed again after the test whatever it injected."""
+    relay = run.world.smtp
+    yield relay
+    relay.handler.data_reply = None
+    relay.handler.rcpt_reply = None
+    relay.handler.recipient_replies.clear()

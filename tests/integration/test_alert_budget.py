@@ -3,8 +3,6 @@ server accepted waits and goes out once, on a later pass, while its signal is he
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from hwc_mailer.edges.protocols import AlertKind, PendingAlert
@@ -19,16 +17,6 @@ MANUAL = "HWC-Handmatig"
 QUARANTINE = "HWC-Quarantaine"
 FLOOD = 12
 JUNK_PER_HOUR = 5                    # the default of alerts.junk_per_hour
-
-
-@pytest.fixture
-def relay(run: Run) -> Iterator[RelaySmtp]:
-    """The session relay, healed again after the test whatever it injected."""
-    relay = run.world.smtp
-    yield relay
-    relay.handler.data_reply = None
-    relay.handler.rcpt_reply = None
-    relay.handler.recipient_replies.clear()
 
 
 def junk_mail() -> bytes:

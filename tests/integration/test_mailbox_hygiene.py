@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import re
-from collections.abc import Iterator
 
 import pytest
 from imapclient import IMAPClient
@@ -28,14 +27,6 @@ QUARANTINE = "HWC-Quarantaine"
 MANUAL = "HWC-Handmatig"
 SOURCE_ID = "<A7f3.melding@veiligthuis-zl.example.nl>"
 BUSY = "451 4.2.1 mailbox busy, try later"
-
-
-@pytest.fixture
-def relay(run: Run) -> Iterator[RelaySmtp]:
-    """The session relay, healed again after the test whatever it injected."""
-    relay = run.world.smtp
-    yield relay
-    relay.handler.recipient_replies.clear()
 
 
 # ---- mail as it sits in the folders ---------------------------------------------------------------------------

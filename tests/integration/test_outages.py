@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from hwc_mailer.domain.outcomes import Delivered
 from lab.smtp import RelaySmtp
 from lab.world import OFFICE, sample_signal
 from tests.integration.helpers import SARA, TIM, InProcess, Run, totals
-
-
-@pytest.fixture
-def relay(run: Run) -> Iterator[RelaySmtp]:
-    """The session relay, healed again after the test whatever it injected."""
-    relay = run.world.smtp
-    yield relay
-    relay.handler.data_reply = None
-    relay.handler.rcpt_reply = None
-    relay.handler.recipient_replies.clear()
 
 
 def test_a_temporary_smtp_failure_keeps_the_signal_until_it_can_be_sent_once(run: Run, pipeline: InProcess,
