@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import partial
+from typing import TypeVar
 
 import structlog
 
@@ -50,6 +52,7 @@ from ..settings.rules import Rules, School
 from .alerts import REPEAT_EVERY, Alert, Alerter
 
 log = structlog.get_logger("hwc_mailer.pipeline")
+T = TypeVar("T")
 
 # The counter of children sent by their School: line whom the register does not know (moved in, stale export).
 REGISTER_GAP = "register-gap"
@@ -166,30 +169,27 @@ class Pipeline:
         for source in sorted(journals.keys() - present):
             if journals[source].outcome is not None:
                 heartbeat()
-                try:
-                    self._finish_departed(source)
-                except Outage:
-                    raise
-                except Exception:
-                    log.exception("message-failed", source=source)
+                self._isolated(source, partial(self._finish_departed, source))
         outcomes: list[Outcome] = []
         for uid in uids:
             heartbeat()
             source = source_key(self._inbox, uidvalidity, uid)
             recorded = journals[source].outcome if source in journals else None
-            try:
-                if recorded is not None:
-                    self._resume(uid, source, recorded)
-                    continue
-                outcome = self._attempt(uid, source)
-            except Outage:
-                raise
-            except Exception:
-                log.exception("message-failed", source=source)
-                continue
-            if outcome is not None:
+            if recorded is not None:
+                self._isolated(source, partial(self._resume, uid, source, recorded))
+            elif (outcome := self._isolated(source, partial(self._attempt, uid, source))) is not None:
                 outcomes.append(outcome)
         return outcomes
+
+    def _isolated(self, source: str, work: Callable[[], T]) -> T | None:
+        """One message's work: an outage ends the pass, any other exception is a bug logged without content."""
+        try:
+            return work()
+        except Outage:
+            raise
+        except Exception:
+            log.exception("message-failed", source=source)
+            return None
 
     def _finish_departed(self, source: str) -> None:
         """A crash after the source left INBOX (purged or moved) but before its copies, claim and journal were: finish.
