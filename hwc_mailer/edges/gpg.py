@@ -20,6 +20,8 @@ plaintext or the status output passes its cap; gpg's own `--max-output` is the
 second bound. The status lines are judged by `_judge`, in the order of its checks.
 """
 
+import base64
+import binascii
 import os
 import selectors
 import subprocess
@@ -75,6 +77,8 @@ class GpgKeyring:
 
         Never holds more than the plaintext cap: a bigger plaintext is `too-large`, whatever the signature says.
         """
+        if not plausible_session_keys(data):
+            return Reason.DECRYPTION_FAILED
         decryption = _Decryption.run(self._command(), data, self._passphrase, self._max_plaintext, self.home)
         if decryption.over_cap:
             return Reason.TOO_LARGE
@@ -340,3 +344,76 @@ def _signature_problem(keywords: set[str]) -> Reason | None:
     if keywords & {"BADSIG", "ERRSIG"}:
         return Reason.BAD_SIGNATURE
     return None
+
+
+# Veilig Thuis encrypts to public keys: a handful of session-key packets (us, itself, a Cc). A passphrase
+# packet (SKESK) makes gpg try passphrases with a costly key derivation each, and hundreds of either kind make
+# one message cost minutes before any signature is looked at; neither belongs in a signal.
+MAX_PUBLIC_KEY_PACKETS = 16
+_PKESK, _SKESK, _MARKER = 1, 3, 10
+
+
+def plausible_session_keys(armored: bytes) -> bool:
+    """Whether the message opens with at most MAX_PUBLIC_KEY_PACKETS public-key session keys and no passphrase
+    one. Read from the packet headers alone; anything this cannot read is left for gpg to judge."""
+    data = _dearmored(armored)
+    if data is None:
+        return True
+    position, public = 0, 0
+    while position < len(data):
+        header = _packet_header(data, position)
+        if header is None:
+            return True
+        tag, start, length = header
+        if tag == _SKESK:
+            return False
+        if tag not in (_PKESK, _MARKER):
+            return True
+        public += tag == _PKESK
+        if public > MAX_PUBLIC_KEY_PACKETS:
+            return False
+        position = start + length
+    return True
+
+
+def _dearmored(armored: bytes) -> bytes | None:
+    lines = armored.replace(b"\r", b"").split(b"\n")
+    try:
+        begin = next(index for index, line in enumerate(lines) if line.startswith(b"-----BEGIN PGP MESSAGE"))
+        blank = next(index for index in range(begin + 1, len(lines)) if not lines[index].strip())
+    except StopIteration:
+        return None
+    body = []
+    for line in lines[blank + 1:]:
+        if line.startswith((b"=", b"-----END")):
+            break
+        body.append(line.strip())
+    try:
+        return base64.b64decode(b"".join(body), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _packet_header(data: bytes, position: int) -> tuple[int, int, int] | None:
+    """(tag, start of the body, body length) of the packet at `position` (RFC 9580 section 4.2), or None for
+    a header this reader does not follow (partial or indeterminate lengths, which only data packets use)."""
+    first = data[position]
+    if not first & 0x80:
+        return None
+    if first & 0x40:
+        tag, at = first & 0x3F, position + 1
+        if at >= len(data):
+            return None
+        octet = data[at]
+        if octet < 192:
+            return tag, at + 1, octet
+        if octet < 224 and at + 1 < len(data):
+            return tag, at + 2, ((octet - 192) << 8) + data[at + 1] + 192
+        if octet == 255 and at + 4 < len(data):
+            return tag, at + 5, int.from_bytes(data[at + 1:at + 5], "big")
+        return None
+    tag, kind = (first >> 2) & 0x0F, first & 0x03
+    size = {0: 1, 1: 2, 2: 4}.get(kind)
+    if size is None or position + 1 + size > len(data):
+        return None
+    return tag, position + 1 + size, int.from_bytes(data[position + 1:position + 1 + size], "big")

@@ -38,6 +38,9 @@ from ..settings.config import Imap, TlsMode
 from .login import Login, tls_context
 
 CHECK_STOP_EVERY = 1.0
+# imaplib refuses any line over 1 MB: a SEARCH answer for an inbox flooded with 150,000 mails is longer, and
+# the daemon would stop at every pass before reaching a single signal. 64 MB is some millions of UIDs.
+setattr(imaplib, "_MAXLINE", max(getattr(imaplib, "_MAXLINE", 0), 64 * 1024 * 1024))  # noqa: B010
 
 MESSAGE_ID_FIELD = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 _FOLDED = re.compile(r"\r?\n(?=[ \t])")
