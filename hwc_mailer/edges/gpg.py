@@ -47,7 +47,7 @@ CERTIFIED_VALIDITY = ("f", "u")
 GPG_WRITE_SLACK = 2 * 32768
 STATUS_CAP = 1024 * 1024      # bytes of status lines; a genuine signal needs about 2 KB
 READ_CHUNK = 65536
-DECRYPT_SECONDS = 120.0       # gpg and its agent, for one message at most; more is an outage, not a verdict
+DECRYPT_SECONDS = 30.0        # gpg and its agent, for one message at most; more is an outage, not a verdict
 
 
 class GpgKeyring:
@@ -350,12 +350,15 @@ def _signature_problem(keywords: set[str]) -> Reason | None:
 # packet (SKESK) makes gpg try passphrases with a costly key derivation each, and hundreds of either kind make
 # one message cost minutes before any signature is looked at; neither belongs in a signal.
 MAX_PUBLIC_KEY_PACKETS = 16
-_PKESK, _SKESK, _MARKER = 1, 3, 10
+_PKESK, _SKESK = 1, 3
+_ENCRYPTED_DATA = frozenset({9, 18, 20})       # SED, SEIPD, AEAD
 
 
 def plausible_session_keys(armored: bytes) -> bool:
-    """Whether the message opens with at most MAX_PUBLIC_KEY_PACKETS public-key session keys and no passphrase
-    one. Read from the packet headers alone; anything this cannot read is left for gpg to judge."""
+    """Whether the packets before the encrypted data hold no passphrase session key and at most
+    MAX_PUBLIC_KEY_PACKETS public-key ones. Read from the packet headers alone, walking past any other packet
+    (a junk packet in front hides nothing); what this cannot read or a message without encrypted data is left
+    for gpg to judge (it refuses those quickly)."""
     data = _dearmored(armored)
     if data is None:
         return True
@@ -365,10 +368,10 @@ def plausible_session_keys(armored: bytes) -> bool:
         if header is None:
             return True
         tag, start, length = header
+        if tag in _ENCRYPTED_DATA:
+            return True
         if tag == _SKESK:
             return False
-        if tag not in (_PKESK, _MARKER):
-            return True
         public += tag == _PKESK
         if public > MAX_PUBLIC_KEY_PACKETS:
             return False
@@ -411,9 +414,13 @@ def _packet_header(data: bytes, position: int) -> tuple[int, int, int] | None:
             return tag, at + 2, ((octet - 192) << 8) + data[at + 1] + 192
         if octet == 255 and at + 4 < len(data):
             return tag, at + 5, int.from_bytes(data[at + 1:at + 5], "big")
+        if tag in _ENCRYPTED_DATA:                 # a partial length: only the data itself uses one
+            return tag, at, 0
         return None
     tag, kind = (first >> 2) & 0x0F, first & 0x03
     size = {0: 1, 1: 2, 2: 4}.get(kind)
+    if size is None and tag in _ENCRYPTED_DATA:     # an indeterminate length: the data runs to the end
+        return tag, position + 1, 0
     if size is None or position + 1 + size > len(data):
         return None
     return tag, position + 1 + size, int.from_bytes(data[position + 1:position + 1 + size], "big")

@@ -11,6 +11,7 @@ smuggle in another PGP message. Only that decrypted, signed content is ever pars
 """
 
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.errors import MessageError
@@ -58,10 +59,10 @@ def names_trusted(values: list[str], rules: Rules) -> bool:
 
 def unreadable(raw: bytes, rules: Rules, reason: Reason) -> NotOurs | Held:
     """A message whose header is over a cap or chokes the parser: held when its raw From names a trusted sender,
-    anyone else's left alone; with more parts than can be looked at it is signal-like (see looks_like_signal)."""
+    anyone else's left alone (a newsletter with many images is someone's ordinary mail)."""
     if names_trusted(from_fields(raw), rules):
         return Held(reason)
-    return Held(Reason.UNTRUSTED_SENDER) if reason is Reason.TOO_MANY_PARTS else NotOurs()
+    return NotOurs()
 
 
 def claimed_sender(message: EmailMessage, rules: Rules) -> TrustedSender | NotOurs | Held:
@@ -148,7 +149,7 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
         return Held(age)
     if holds_armor(verified.plaintext):
         return Held(Reason.NESTED_PGP)
-    if message.get_content_type() == "multipart/encrypted":
+    if message.get_content_type() == "multipart/encrypted" or _entity_like(verified.plaintext):
         try:
             inner = read_message(verified.plaintext, limits)
             if shape := mime_shape(inner, limits):
@@ -172,6 +173,16 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
     digest = hashlib.sha256(f"{verified.signer}\0{verified.signed_at.timestamp()}\0".encode()
                             + verified.plaintext).hexdigest()
     return Authentic(readable, sender, verified.signer, verified.signed_at, digest)
+
+
+_HEADER_FIELD = re.compile(rb"[A-Za-z][A-Za-z0-9-]{0,75}:[ \t]")
+
+
+def _entity_like(plaintext: bytes) -> bool:
+    """Inline armor around a MIME entity (headers, a blank line, a body): read as one, so its To: is checked too
+    and its headers are never taken for signal text."""
+    head = plaintext[:PARSED_FIELD_BYTES * 32]
+    return _HEADER_FIELD.match(head) is not None and (b"\r\n\r\n" in head or b"\n\n" in head)
 
 
 def header_sender(header: bytes, rules: Rules, limits: Limits) -> TrustedSender | NotOurs | Held:

@@ -248,19 +248,28 @@ def mime_shape(entity: Message, limits: Limits) -> Reason | None:
     return None
 
 
+PLAIN_ENCODINGS = frozenset({"7bit", "8bit", "binary", "base64", "quoted-printable"})
+SIGNAL_LIKE_BYTES = 64 * 1024
+
+
 def looks_like_signal(message: EmailMessage, limits: Limits) -> bool:
     """Signal-like mail from an untrusted address is quarantined, not ignored: a forgery or a new sender."""
     if mentions_handle_with_care(str(message.get("Subject", ""))):
         return True
     for count, part in enumerate(message.walk()):
         if count >= limits.max_mime_parts:
-            return True
-        if part.get_content_type() in PGP_TYPES:
+            return False
+        if part.get_content_type() in ENCRYPTED_TYPES:
             return True
         if part.get_content_maintype() == "text" and not part.is_multipart():
+            if str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower() not in PLAIN_ENCODINGS:
+                continue
             payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes) and (MESSAGE_ARMOR in payload or
-                                               mentions_handle_with_care(payload.decode("utf-8", "replace"))):
+            if not isinstance(payload, bytes):
+                continue
+            # The code words or an encrypted block stand near the top; reading more is a cost anyone can impose.
+            head = payload[:SIGNAL_LIKE_BYTES]
+            if MESSAGE_ARMOR in head or mentions_handle_with_care(head.decode("utf-8", "replace")):
                 return True
     return False
 

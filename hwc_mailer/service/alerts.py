@@ -36,7 +36,7 @@ from email.utils import make_msgid
 
 import structlog
 
-from ..domain.reasons import Reason
+from ..domain.reasons import Disposition, Reason
 from ..edges.protocols import AlertKind, Clock, Keyring, KeyState, PendingAlert, Store, Transport
 from ..errors import TransportRejected, TransportUnavailable
 from ..outbound.notice import ALERT, Notice, Templates, envelope, plain, protected
@@ -51,7 +51,9 @@ REPEAT_EVERY = timedelta(days=7)
 # What the budgets count over; also how often the junk digest may go out.
 BUDGET_WINDOW = timedelta(hours=1)
 # The reasons anyone can trigger from outside: their alerts are junk, with a budget of their own.
-JUNK = frozenset({Reason.UNTRUSTED_SENDER})
+# Anyone can make mail that is quarantined (a forged From needs no key), so every quarantine alert counts in the
+# junk budget; alerts about authentic signals (the manual folder) and about keys can never wait behind them.
+JUNK = frozenset(reason for reason in Reason if reason.disposition is Disposition.QUARANTINED)
 # The digest's event: told again at most once per BUDGET_WINDOW.
 DIGEST = "junk-digest"
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from hwc_mailer.domain.reasons import Reason
+from hwc_mailer.domain.reasons import Disposition, Reason
 from hwc_mailer.edges.gpg import GpgKeyring
 from hwc_mailer.edges.protocols import AlertKind
 from hwc_mailer.edges.store import SqlStore
 from hwc_mailer.errors import TransportRejected, TransportUnavailable
 from hwc_mailer.outbound.notice import Templates
-from hwc_mailer.service.alerts import Alert, Alerter
+from hwc_mailer.service.alerts import JUNK, Alert, Alerter
 from hwc_mailer.settings.config import Settings
 from hwc_mailer.settings.rules import Rules
 
@@ -323,3 +323,10 @@ def test_an_event_told_again_after_a_crash_while_it_waited_goes_out_once(
     assert restarted.send_pending() == 0
     assert told(transport) == {"school 99ZZ01": 1}
     assert store.pending_alerts(AlertKind.genuine) == []
+
+
+def test_every_quarantine_alert_counts_as_junk_and_no_manual_or_key_alert_does() -> None:
+    """Anyone can make mail that is quarantined (a forged From needs no key): it must not use the budget of
+    alerts about authentic signals."""
+    assert {reason for reason in Reason if reason.disposition is Disposition.QUARANTINED} == JUNK
+    assert Reason.UNKNOWN_SCHOOL not in JUNK and Reason.KEY_EXPIRING not in JUNK

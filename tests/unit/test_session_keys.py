@@ -40,3 +40,9 @@ def test_hundreds_of_public_key_packets_are_refused() -> None:
 def test_what_it_cannot_read_is_left_for_gpg_to_judge() -> None:
     assert plausible_session_keys(b"not armored at all")
     assert plausible_session_keys(armored(b"\x00\x01\x02"))
+
+
+def test_a_junk_packet_in_front_does_not_hide_passphrase_packets() -> None:
+    junk = new_format(61, b"j" * 10)
+    assert not plausible_session_keys(armored(junk, new_format(3, b"\x04\x09\x03" + b"s" * 12), PKESK, DATA))
+    assert not plausible_session_keys(armored(new_format(12, b"t"), *[PKESK] * (MAX_PUBLIC_KEY_PACKETS + 1), DATA))
