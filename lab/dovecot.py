@@ -189,21 +189,19 @@ class Dovecot(Service):
     def copy_all(self, address: str, source: str, target: str) -> None:
         """Copy every message of `source` into `target` on the server, as a client that moves deleted mail to
         Trash does: same bytes, same size."""
-        with self._imap(address) as client:
-            if not client.folder_exists(target):
-                client.create_folder(target)
-            client.select_folder(source)
-            if uids := client.search("ALL"):
-                client.copy(uids, target)
+        self._transfer_all(address, source, target, move=False)
 
     def move_all(self, address: str, source: str, target: str) -> None:
         """Move every message of `source` into `target` (IMAP MOVE): in `target` each gets a new UID."""
+        self._transfer_all(address, source, target, move=True)
+
+    def _transfer_all(self, address: str, source: str, target: str, *, move: bool) -> None:
         with self._imap(address) as client:
             if not client.folder_exists(target):
                 client.create_folder(target)
             client.select_folder(source)
             if uids := client.search("ALL"):
-                client.move(uids, target)
+                (client.move if move else client.copy)(uids, target)
 
     def messages(self, address: str, folder: str = "INBOX") -> list[bytes]:
         """Full raw messages in `folder`, read-only so \\Seen stays as the test left it."""

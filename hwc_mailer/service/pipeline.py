@@ -39,7 +39,7 @@ import structlog
 from ..domain.outcomes import Delivered, Held, NotOurs, Outcome, parse_outcome_code
 from ..domain.reasons import Disposition, Reason
 from ..domain.register import Register
-from ..domain.routing import Delivery, route
+from ..domain.routing import Delivery, Routed, route
 from ..domain.signal import AgeRange, Signal, parse_signal
 from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Store, Tally, Transport
 from ..errors import Outage, RegisterUnavailable, TransportRejected
@@ -95,10 +95,8 @@ class Context:
     register: Register | None = None
 
 
-@dataclass(frozen=True)
-class Plan:
-    deliveries: tuple[Delivery[School], ...]
-    register_gaps: int = 0
+# A plan is what routing gives: one delivery per school, and how many children the register did not confirm.
+Plan = Routed[School]
 
 
 def plan(readable: Readable, context: Context, now: datetime) -> Plan | Held:
@@ -115,7 +113,7 @@ def plan(readable: Readable, context: Context, now: datetime) -> Plan | Held:
     except RegisterUnavailable as error:
         log.error("register-unavailable", error=str(error))
         return Held(Reason.REGISTER_UNAVAILABLE)
-    return routed if isinstance(routed, Held) else Plan(routed.deliveries, routed.register_gaps)
+    return routed
 
 
 # What a replay alert says about the signal's first copy.
@@ -245,7 +243,7 @@ class Pipeline:
         structlog.contextvars.bind_contextvars(source=source, message_id=message_id)
         try:
             outcome = self._carry_out(decision, source, message_id or source, now)
-            return self._conclude(outcome, uid, source, message_id, decision if isinstance(decision, Plan) else None)
+            return self._conclude(outcome, uid, source, message_id, decision if isinstance(decision, Routed) else None)
         finally:
             structlog.contextvars.unbind_contextvars("source", "message_id")
 
@@ -308,7 +306,7 @@ class Pipeline:
 
     def _carry_out(self, decision: Plan | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
         """Send every delivery of a plan that has not been accepted yet; any other decision is already final."""
-        if not isinstance(decision, Plan):
+        if not isinstance(decision, Routed):
             return decision
         edges, settings, secret = self.edges, self.context.settings, self.context.secret
         deliveries = []
