@@ -27,11 +27,13 @@ from .domain.reasons import Disposition
 from .domain.routing import Delivery
 from .domain.routing import route as route_signal
 from .domain.signal import AgeRange, Signal, age_on, parse_signal
+from .edges.login import secret_expiry
 from .edges.protocols import KeyState
 from .edges.register import read_info
 from .edges.systemd import Notifier
-from .errors import ConfigError, HwcError, Outage, RulesError
+from .errors import ConfigError, HwcError, LoginRefused, Outage, RulesError
 from .service.daemon import Daemon
+from .service.folders import resolve_folders
 from .service.keys import import_keys, key_statuses, keyring_problems
 from .service.pipeline import REGISTER_GAP, Context, Edges
 from .service.register import describe, import_register, register_key
@@ -39,11 +41,10 @@ from .service.setup import (
     assemble,
     file_problems,
     load_context,
-    mailbox,
     open_edges,
     open_store,
     register_of,
-    transport,
+    servers,
     trust_files,
 )
 from .settings.config import Settings, load_settings
@@ -109,10 +110,17 @@ def once(invocation: Invocation) -> None:
         try:
             services.maintenance.tidy()
             outcomes = services.pipeline.process_waiting()
+            services.logins.settle()
+        except LoginRefused as error:
+            told = services.logins.refused(error)
+            click.echo(f"error: {error}\n{told.status(error)}", err=True)
+            sys.exit(1)
         except Outage as error:
             log.error("outage", error=str(error))
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
+        except HwcError as error:
+            _fail(error)
         finally:
             edges.mailbox.close()
     click.echo(_summary(outcomes))
@@ -137,7 +145,11 @@ def run(invocation: Invocation) -> None:
         daemon = Daemon(edges, context, reload=lambda: load_context(_settings(invocation), utc_now),
                         notifier=Notifier())
         daemon.install_signal_handlers()
-        daemon.run()
+        try:
+            daemon.run()
+        except HwcError as error:       # a configured folder the server does not have: the admin must fix it
+            log.error("stopped", error=str(error))
+            _fail(error)
 
 
 @main.command()
@@ -155,11 +167,12 @@ def check(invocation: Invocation, offline: bool) -> None:
         click.echo(f"{len(unsafe)} problem(s): the daemon's files are not its own; nothing else was checked")
         sys.exit(2)
     with opened(invocation) as (settings, context, edges):
-        problems = key_problems(settings, context, edges) + register_problems(settings, context)
-        if not offline:
-            problems += connection_problems(settings)
+        problems = (key_problems(settings, context, edges) + register_problems(settings, context)
+                    + secret_problems(settings, context))
     for problem in problems:
         click.echo(f"problem: {problem}")
+    if not offline:
+        problems += server_problems(settings)
     click.echo(f"{len(problems)} problem(s)" if problems else "ok: config, rules, templates and keys are usable")
     sys.exit(1 if problems else 0)
 
@@ -197,18 +210,49 @@ def register_problems(settings: Settings, context: Context) -> list[str]:
     return []
 
 
-def connection_problems(settings: Settings) -> list[str]:
-    problems = []
+def secret_problems(settings: Settings, context: Context) -> list[str]:
+    """The login's client secret or certificate: expired is a problem, expiring soon a warning, printed here."""
+    expires = secret_expiry(settings.login)
+    if expires is None:
+        return []
+    days = (expires - context.now()).total_seconds() / 86400
+    line = f"login: the {'certificate' if settings.login.certificate else 'client secret'} expires {expires:%Y-%m-%d}"
+    if days < 0:
+        return [f"{line}, it has expired: make a new one and replace the credential"]
+    if days < settings.alerts.key_expiry_days:
+        click.echo(f"warning: {line}, in {days:.0f} day(s): make a new one before then")
+    return []
+
+
+def server_problems(settings: Settings) -> list[str]:
+    """One line per server, printed here: `imap: ok (...)` or `imap: problem: ...` with what to fix; returns the
+    problems. The IMAP line also says where Sent and Trash were found."""
+    mailbox, transport = servers(settings)
+    problems: dict[str, str] = {}
     try:
-        with mailbox(settings):
-            pass
-    except Outage as error:
-        problems.append(str(error))
+        with mailbox:
+            folders, warnings = resolve_folders(mailbox, settings.folders)
+        click.echo(f"imap: ok ({mailbox.describe_login()} accepted; Sent: {_folder(folders.sent)}, "
+                   f"Trash: {_folder(folders.trash)})")
+        for warning in warnings:
+            click.echo(f"warning: {warning}")
+    except HwcError as error:
+        problems["imap"] = str(error)
     try:
-        transport(settings).probe()
+        transport.probe()
+        click.echo(f"smtp: ok ({transport.describe_login()} accepted)")
     except Outage as error:
-        problems.append(str(error))
-    return problems
+        problems["smtp"] = str(error)
+    for service, problem in problems.items():
+        click.echo(f"{service}: problem: {problem}")
+    if isinstance(mailbox.refusal, LoginRefused) and isinstance(transport.refusal, LoginRefused):
+        click.echo("CRITICAL: both servers refuse the login: the daemon can neither send signals nor tell the "
+                   "officers; fix the login first")
+    return list(problems.values())
+
+
+def _folder(name: str | None) -> str:
+    return f'"{name}"' if name is not None else "none"
 
 
 @main.command()

@@ -5,8 +5,11 @@
      ├── RulesError            the routing rules are unusable (file, line, column)
      ├── TemplateError         a template cannot be loaded or rendered
      ├── Outage                retry later: the message stays where it is, nothing is lost
-     │    ├── MailboxUnavailable    IMAP server unreachable, TLS or login failed
-     │    └── TransportUnavailable  SMTP server unreachable, TLS or login failed, or a 4xx answer
+     │    ├── MailboxUnavailable    IMAP server unreachable or TLS failed
+     │    │    └── MailboxLoginRefused    ... and LoginRefused: the IMAP login or its token was refused
+     │    ├── TransportUnavailable  SMTP server unreachable, TLS failed, or a 4xx answer
+     │    │    └── TransportLoginRefused  ... and LoginRefused: the SMTP login, its token or the sender was refused
+     │    └── LoginRefused          an outage of the configuration: retried after minutes, never seconds
      ├── TransportRejected     SMTP answered 5xx: retrying the same mail will not help
      ├── RegisterUnavailable   the configured register index is missing, damaged or of another key
      └── CryptoError           gpg failed where it should not (missing key, broken home)
@@ -15,6 +18,11 @@ A signal with a bad date or an unknown school is not an error: it is an outcome
 (see domain/outcomes.py). Messages here say what happened, where, and what to do; they
 never carry message content or child data.
 """
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .domain.logins import LoginProblem
 
 
 class HwcError(Exception):
@@ -52,6 +60,26 @@ class MailboxUnavailable(Outage):
 
 class TransportUnavailable(Outage):
     pass
+
+
+class LoginRefused(Outage):
+    """A server (or the token endpoint before it) refused who we are: no signal is at fault, and retrying soon only
+    risks a lock-out. `service` is "imap" or "smtp"; `problem` says what the admin must fix (domain/logins.py)."""
+
+    service = ""
+
+    def __init__(self, message: str, problem: "LoginProblem") -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.retry_after = 0.0      # seconds until the next login may be tried (edges/login.py, LoginGate)
+
+
+class MailboxLoginRefused(MailboxUnavailable, LoginRefused):
+    service = "imap"
+
+
+class TransportLoginRefused(TransportUnavailable, LoginRefused):
+    service = "smtp"
 
 
 class TransportRejected(HwcError):

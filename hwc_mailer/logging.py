@@ -22,7 +22,7 @@ ALLOWED_KEYS = frozenset({
     "event", "level", "timestamp", "logger",
     "uid", "message_id", "source", "school", "schools", "outcome", "reason", "child_number",
     "children", "count", "deliveries", "folder", "host", "port", "step", "seconds",
-    "fingerprint", "path", "command", "error", "exception", "dropped", "user", "entries", "skipped",
+    "fingerprint", "path", "command", "error", "exception", "dropped", "user", "entries", "skipped", "service",
 })
 MAX_VALUE = 300
 

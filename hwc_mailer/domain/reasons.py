@@ -77,10 +77,13 @@ class Reason(Enum):
     CONTACT_KEY_UNUSABLE = "contact-key-unusable"
     KEY_EXPIRING = "key-expiring"
     KEY_UNUSABLE = "key-unusable"
+    # About the daemon's own login to its mail servers, not about a message.
+    LOGIN_REFUSED = "login-refused"
+    LOGIN_SECRET_EXPIRING = "login-secret-expiring"
 
     @property
     def disposition(self) -> Disposition | None:
-        """Where a message held for this reason goes; None for a notice about a key."""
+        """Where a message held for this reason goes; None for a notice about a key or a login."""
         return _TEXTS[self][0]
 
     @property
@@ -298,4 +301,16 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
     Reason.KEY_UNUSABLE: (
         None, "Een sleutel die in de regels staat, is niet bruikbaar (ontbreekt, verlopen, ingetrokken, niet "
               "gecertificeerd of hoort niet bij het adres).", _KEY_OWNER),
+    Reason.LOGIN_REFUSED: (
+        None, "hwc-mailer kan niet inloggen bij de mailserver. Signalen blijven veilig in de inbox van Leerplicht "
+              "staan en worden verstuurd zodra het inloggen weer lukt: er gaat niets verloren, maar tot dan bereikt "
+              "geen signaal een school.",
+        "Geef deze melding direct door aan de beheerder (de reden staat hierboven; 'hwc-mailer check' toont wat er "
+        "mis is). Duurt het tot na schooltijd, bel dan Veilig Thuis: zij kunnen een dringend signaal zelf aan de "
+        "school doorgeven."),
+    Reason.LOGIN_SECRET_EXPIRING: (
+        None, "Het geheim of certificaat waarmee hwc-mailer inlogt bij de mailserver verloopt binnenkort. Daarna kan "
+              "hwc-mailer niet meer inloggen en bereiken signalen de scholen niet.",
+        "Vraag de beheerder op tijd een nieuw geheim of certificaat te maken in Entra ID en in te stellen "
+        "(docs/microsoft365.md)."),
 }

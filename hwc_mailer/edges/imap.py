@@ -30,12 +30,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
+from ..domain.logins import LoginProblem, diagnose
 from ..domain.text import well_formed_message_id
-from ..errors import MailboxUnavailable
-from ..settings.config import Imap, TlsMode
-from .login import Login, tls_context
+from ..errors import LoginRefused, MailboxLoginRefused, MailboxUnavailable
+from ..settings.config import SENT_ROLE, TRASH_ROLE, Imap, TlsMode
+from .login import Login, LoginGate, TokenFailure, login_failure, tls_context
 
 CHECK_STOP_EVERY = 1.0
 # imaplib refuses any line over 1 MB: a SEARCH answer for an inbox flooded with 150,000 mails is longer, and
@@ -173,10 +174,15 @@ class _Client(_ClientBase):
         return _Plain(self.host, self.port, timeout, self._deadline)
 
 
+# The roles folders.sent and folders.trash may name instead of a folder, and imapclient's flag for each.
+_ROLES = {SENT_ROLE: b"\\Sent", TRASH_ROLE: b"\\Trash"}
+
+
 class ImapMailbox:
-    def __init__(self, server: Imap, login: Login) -> None:
+    def __init__(self, server: Imap, login: Login, retry_seconds: float = 300.0) -> None:
         self._server = server
         self._login = login
+        self._gate = LoginGate(retry_seconds)
         self._client: IMAPClient | None = None
         self._selected: str | None = None
         self.uidvalidity: dict[str, int] = {}
@@ -188,15 +194,39 @@ class ImapMailbox:
     def __exit__(self, *_: Any) -> None:
         self.close()
 
+    @property
+    def where(self) -> str:
+        return f"IMAP server {self._server.host}:{self._server.port}"
+
+    def describe_login(self) -> str:
+        return self._login.describe()
+
+    @property
+    def refusal(self) -> LoginRefused | None:
+        """The login refusal that stands (its pause not over, or no login tried since), or None."""
+        return self._gate.refusal
+
+    @property
+    def accepted(self) -> bool:
+        """The last login was accepted."""
+        return self._gate.accepted_login
+
     @contextmanager
     def _translated(self, doing: str, deadline: _Deadline) -> Iterator[None]:
-        """One step within its deadline; every library or network error leaves it as MailboxUnavailable."""
+        """One step within its deadline; every library or network error leaves it as MailboxUnavailable, and a
+        server that took the login but keeps the mailbox shut (Exchange without the mailbox permission) as a
+        refused login."""
         server = self._server
         try:
             with deadline:
                 yield
         except (IMAPClientError, imaplib.IMAP4.error, OSError, ssl.SSLError) as error:
             self._drop()
+            if diagnose(str(error), LoginProblem.PASSWORD_REFUSED) is LoginProblem.MAILBOX_NOT_GRANTED:
+                problem = LoginProblem.MAILBOX_NOT_GRANTED
+                refusal = MailboxLoginRefused(f"{self.where}, {doing}: the login was accepted but the mailbox is not "
+                                              f"open to it; {problem.fix}", problem)
+                raise self._gate.after(refusal) from None
             if deadline.passed:
                 raise MailboxUnavailable(
                     f"IMAP server {server.host}:{server.port}, {doing}: no complete answer within "
@@ -218,6 +248,7 @@ class ImapMailbox:
     def connect(self) -> None:
         """Connect, TLS and log in: one step within imap.deadline_seconds, however slowly the server trickles."""
         server = self._server
+        self._gate.check()
         context = tls_context(server.ca_file)
         deadline = _Deadline(server.deadline_seconds)
         with self._translated("connecting", deadline):
@@ -230,7 +261,12 @@ class ImapMailbox:
                     client.starttls(context)
                     client.socket().settimeout(server.timeout_seconds)
                     deadline.watch(client.socket())
-                self._login.imap(client)
+                try:
+                    self._login.imap(client)
+                except (LoginError, TokenFailure) as error:
+                    raise self._gate.after(login_failure(error, self._login, self.where, MailboxLoginRefused,
+                                                         MailboxUnavailable)) from None
+                self._gate.accepted()
             except BaseException:
                 with suppress(OSError):
                     client.shutdown()
@@ -306,6 +342,26 @@ class ImapMailbox:
             else:
                 client.copy([uid], target)
                 _expunge(client, [uid])
+
+    def append(self, folder: str, raw: bytes) -> None:
+        """Put one message into `folder` (created and subscribed on first use), unread: where officers find an
+        alert that could not be mailed."""
+        with self._boundary(f"appending to {folder}"):
+            client = self._connected()
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+                client.subscribe_folder(folder)
+            client.append(folder, raw)
+
+    def find_folder(self, name: str) -> str | None:
+        """The folder `name` names: itself when it exists, or for a role (\\Sent, \\Trash) the folder the server
+        marks with it (RFC 6154), else one of the common names of that role; None when there is none."""
+        with self._boundary(f"looking for {name}"):
+            client = self._connected()
+            if name in _ROLES:
+                found = client.find_special_folder(_ROLES[name])
+                return str(found) if found is not None else None
+            return name if client.folder_exists(name) else None
 
     def delete(self, folder: str, uids: Sequence[int]) -> None:
         if not uids:

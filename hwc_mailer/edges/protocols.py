@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..domain.reasons import Reason
+from ..errors import LoginRefused
 
 
 class Clock(Protocol):
@@ -41,13 +42,32 @@ class Mailbox(Protocol):
 
     def wait_for_mail(self, folder: str, seconds: float, stop: Callable[[], bool]) -> None: ...
 
+    def append(self, folder: str, raw: bytes) -> None: ...
+
+    # The folder a configured name stands for: itself if it exists, the folder with a role (\Sent, \Trash), or None
+    def find_folder(self, name: str) -> str | None: ...
+
+    # The login refusal that stands, or None: set by a refused login, cleared by an accepted one
+    @property
+    def refusal(self) -> LoginRefused | None: ...
+
+    @property
+    def accepted(self) -> bool: ...
+
     def close(self) -> None: ...
 
 
 class Transport(Protocol):
-    """Sends one message; 4xx and network trouble raise TransportUnavailable, 5xx TransportRejected."""
+    """Sends one message; 4xx and network trouble raise TransportUnavailable, a refused login, token or sender
+    TransportLoginRefused, 5xx to the recipients or the content TransportRejected."""
 
     def send(self, message: EmailMessage, recipients: Sequence[str]) -> int: ...
+
+    @property
+    def refusal(self) -> LoginRefused | None: ...
+
+    @property
+    def accepted(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -195,6 +215,8 @@ class Store(Protocol):
     def hold_alert(self, pending: PendingAlert) -> None: ...
 
     def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]: ...
+
+    def retire_alert(self, event: str) -> None: ...
 
     def counters(self) -> list[CounterRow]: ...
 

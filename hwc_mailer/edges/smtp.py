@@ -3,8 +3,12 @@
 Always TLS with a verified certificate: aiosmtplib's default STARTTLS is
 opportunistic (it stays in plaintext when the server offers none), so the mode
 is set explicitly and a server without STARTTLS is an error. Answers map onto
-our errors: 4xx and network trouble are transient (TransportUnavailable, retry
-later), 5xx is permanent (TransportRejected).
+our errors in two stages. Until the server has taken the login, nothing is about
+the mail: network trouble and any answer are an outage (TransportUnavailable),
+and a refused login, token or sender a refusal of the configuration
+(TransportLoginRefused, after which no login is tried for login.retry_minutes).
+Then, for the mail itself, 4xx is transient (retry later) and 5xx to the
+recipients or the content permanent (TransportRejected).
 """
 
 import asyncio
@@ -14,17 +18,36 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from ..errors import TransportRejected, TransportUnavailable
+from ..domain.logins import LoginProblem, diagnose
+from ..errors import LoginRefused, TransportLoginRefused, TransportRejected, TransportUnavailable
 from ..settings.config import Smtp, TlsMode
-from .login import Login, tls_context
+from .login import Login, LoginGate, TokenFailure, login_failure, tls_context
 
 
 class SmtpTransport:
-    def __init__(self, server: Smtp, login: Login, envelope_sender: str) -> None:
+    def __init__(self, server: Smtp, login: Login, envelope_sender: str, retry_seconds: float = 300.0) -> None:
         self._server = server
         self._login = login
         self._sender = envelope_sender
         self._tls = tls_context(server.ca_file)
+        self._gate = LoginGate(retry_seconds)
+
+    @property
+    def where(self) -> str:
+        return f"SMTP server {self._server.host}:{self._server.port}"
+
+    @property
+    def refusal(self) -> LoginRefused | None:
+        """The login refusal that stands (its pause not over, or no login tried since), or None."""
+        return self._gate.refusal
+
+    @property
+    def accepted(self) -> bool:
+        """The last login was accepted."""
+        return self._gate.accepted_login
+
+    def describe_login(self) -> str:
+        return self._login.describe()
 
     def send(self, message: EmailMessage, recipients: Sequence[str]) -> int:
         """Send one message; return how many recipients the server accepted (at least one)."""
@@ -35,24 +58,36 @@ class SmtpTransport:
         asyncio.run(self._session(None, ()))
 
     async def _session(self, message: EmailMessage | None, recipients: Sequence[str]) -> int:
+        self._gate.check()
         server = self._server
         implicit = server.tls is TlsMode.implicit
         client = aiosmtplib.SMTP(hostname=server.host, port=server.port, use_tls=implicit, start_tls=not implicit,
                                  tls_context=self._tls, timeout=server.timeout_seconds)
-        where = f"SMTP server {server.host}:{server.port}"
+        where = self.where
+        logged_in = False
         try:
             async with client:
-                await self._login.smtp(client)
+                await self._logged_in(client)
+                logged_in = True
                 if message is None:
                     return 0
                 refused, _ = await client.send_message(message, sender=self._sender, recipients=list(recipients))
+        except aiosmtplib.SMTPSenderRefused as error:
+            problem = diagnose(f"{error.code} {error.message}", LoginProblem.SEND_AS_DENIED)
+            failure = TransportLoginRefused(f"{where} refused the sender {self._sender} ({error.code} "
+                                            f"{_short(error.message)}); {problem.fix}", problem)
+            raise (self._gate.after(failure) if error.code >= 500 else
+                   TransportUnavailable(f"{where} answered {error.code} to the sender; will retry")) from None
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refusal.code for refusal in error.recipients]
             raise _by_codes(codes, f"{where} refused every recipient ({_codes(codes)})") from None
         except aiosmtplib.SMTPResponseException as error:
+            if not logged_in:       # the greeting, EHLO or STARTTLS: about the server, never about the mail
+                raise TransportUnavailable(f"{where} answered {error.code} ({_short(error.message)}) before the "
+                                           "login; will retry") from None
             raise _by_codes([error.code], f"{where} answered {error.code}") from None
         except aiosmtplib.SMTPException as error:
-            raise TransportUnavailable(f"{where}: {type(error).__name__}: {error}; "
+            raise TransportUnavailable(f"{where}: {type(error).__name__}: {_short(str(error))}; "
                                        "check host, port, tls mode and that the server offers TLS") from None
         except (ssl.SSLError, ssl.CertificateError) as error:
             raise TransportUnavailable(f"{where}: TLS failed ({error.__class__.__name__}); "
@@ -60,6 +95,24 @@ class SmtpTransport:
         except OSError as error:
             raise TransportUnavailable(f"{where} unreachable: {error.strerror or type(error).__name__}") from None
         return len(recipients) - len(refused)
+
+    async def _logged_in(self, client: aiosmtplib.SMTP) -> None:
+        """The login on a secured session: refused is the gate's refusal, any other answer an outage."""
+        try:
+            await self._login.smtp(client)
+        except (aiosmtplib.SMTPAuthenticationError, TokenFailure) as error:
+            raise self._gate.after(login_failure(error, self._login, self.where, TransportLoginRefused,
+                                                 TransportUnavailable)) from None
+        except aiosmtplib.SMTPResponseException as error:
+            if 500 <= error.code < 600 and error.code != 502:
+                failure = login_failure(error, self._login, self.where, TransportLoginRefused, TransportUnavailable)
+                raise self._gate.after(failure) from None
+            raise TransportUnavailable(f"{self.where} answered {error.code} to the login; will retry") from None
+        self._gate.accepted()
+
+
+def _short(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
 def _codes(codes: Sequence[int]) -> str:

@@ -332,6 +332,17 @@ class SqlStore:
             return [PendingAlert(row.event, AlertKind(row.kind), Reason(row.reason), row.folder, row.detail)
                     for row in rows]
 
+    def retire_alert(self, event: str) -> None:
+        """A standing problem is over: the event may be told again when it comes back, and a copy still waiting is
+        dropped. Its row stays, renamed, since it counts in the hour's budget."""
+        with Session(self._engine) as session:
+            sent = session.get(AlertSent, event)
+            if sent is not None:
+                session.add(AlertSent(event=f"{event}@{_aware(sent.at).isoformat()}", at=sent.at, kind=sent.kind))
+                session.delete(sent)
+            session.exec(delete(AlertPending).where(col(AlertPending.event) == event))
+            session.commit()
+
     def counters(self) -> list[CounterRow]:
         with Session(self._engine) as session:
             rows = session.exec(select(Counter).order_by(col(Counter.month), col(Counter.municipality),

@@ -37,8 +37,8 @@ from email.utils import make_msgid
 import structlog
 
 from ..domain.reasons import Disposition, Reason
-from ..edges.protocols import AlertKind, Clock, Keyring, KeyState, PendingAlert, Store, Transport
-from ..errors import TransportRejected, TransportUnavailable
+from ..edges.protocols import AlertKind, Clock, Keyring, KeyState, Mailbox, PendingAlert, Store, Transport
+from ..errors import MailboxUnavailable, TransportRejected, TransportUnavailable
 from ..outbound.notice import ALERT, Notice, Templates, envelope, plain, protected
 from ..outbound.sealing import PgpMimeSealer
 from ..settings.config import Settings
@@ -56,6 +56,8 @@ BUDGET_WINDOW = timedelta(hours=1)
 JUNK = frozenset(reason for reason in Reason if reason.disposition is Disposition.QUARANTINED)
 # The digest's event: told again at most once per BUDGET_WINDOW.
 DIGEST = "junk-digest"
+# Notices about the daemon's own login to its servers: the alert template opens them as such.
+LOGIN = frozenset({Reason.LOGIN_REFUSED, Reason.LOGIN_SECRET_EXPIRING})
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ class Alert:
 
     @property
     def kind(self) -> str:
-        """quarantined | manual | key: which opening the alert template uses."""
+        """quarantined | manual | key | login: which opening the alert template uses."""
+        if self.reason in LOGIN:
+            return "login"
         return self.reason.disposition.value if self.reason.disposition else "key"
 
     @property
@@ -111,6 +115,41 @@ class Alerter:
         if not self._send(alert, alert.budget, now):
             return self._hold(alert, "not-accepted")
         return True
+
+    def due(self, alert: Alert) -> bool:
+        """Whether this event is still to be told (never told, or a repeating one due again)."""
+        return self._store.alert_due(alert.event, self._now(), alert.repeat_after)
+
+    @property
+    def transport_down(self) -> bool:
+        """No officer's server took the last alert for want of a connection or a login: alerts wait until the next
+        `send_pending`."""
+        return self._transport_down
+
+    def file(self, alert: Alert, mailbox: Mailbox, folder: str) -> bool:
+        """Put the alert into `folder` of the Leerplicht mailbox instead of mailing it, for when mail cannot go out
+        (the SMTP login is refused); unless this event was told already. True when it was put there now, False
+        when it was told before or the mailbox is out of reach too."""
+        now = self._now()
+        if not self._store.alert_due(alert.event, now, alert.repeat_after):
+            return False
+        subject, body = self._render(alert)
+        sender = self._settings.sender
+        officers = [(officer.name, officer.email) for officer in self._rules.officers]
+        headers = envelope(sender, officers or [(sender.name, sender.address)], subject,
+                           message_id=make_msgid(domain=sender.id_domain), now=now)
+        try:
+            mailbox.append(folder, plain(headers, body).as_bytes())
+        except MailboxUnavailable as error:
+            log.error("alert-not-filed", reason=alert.code, folder=folder, error=str(error))
+            return False
+        self._store.record_alert(alert.event, now, alert.budget)
+        log.info("alert-filed", reason=alert.code, folder=folder)
+        return True
+
+    def _render(self, alert: Alert) -> tuple[str, str]:
+        return self._templates.render(ALERT, {"alert": alert, "explanation": alert.reason.explanation,
+                                              "action": alert.reason.action, "sender": self._settings.sender})
 
     def send_pending(self) -> int:
         """A pass-level chore: waiting genuine alerts, oldest first within their budget, then the junk digest when
@@ -154,8 +193,7 @@ class Alerter:
     def _send(self, alert: Alert, kind: AlertKind, now: datetime, covers: Sequence[str] = ()) -> bool:
         """One mail per officer; recorded as sent (with the events it `covers`) when at least one was accepted."""
         sender = self._settings.sender
-        subject, body = self._templates.render(ALERT, {"alert": alert, "explanation": alert.reason.explanation,
-                                                       "action": alert.reason.action, "sender": sender})
+        subject, body = self._render(alert)
         accepted, unavailable = 0, False
         for officer in self._rules.officers:
             headers = envelope(sender, [(officer.name, officer.email)], subject,

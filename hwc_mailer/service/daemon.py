@@ -26,7 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from ..edges.systemd import Notifier
-from ..errors import HwcError, Outage
+from ..errors import HwcError, LoginRefused, Outage
 from .pipeline import Context, Edges
 from .setup import assemble
 
@@ -71,9 +71,11 @@ class Daemon:
         wait_seconds = min(settings.imap.idle_seconds, settings.imap.poll_seconds)
         backoff = 1.0
         ready = False
+        troubled = False
         self._scheduler.add_job(self._keys_due.set, CronTrigger(hour=settings.alerts.key_check_hour),
                                 id="key-check", coalesce=True, misfire_grace_time=3600)
         self._scheduler.start()
+        self._notify.ready()
         while not self._stop.is_set():
             if self._reload_wanted.is_set():
                 self._reload_now()
@@ -86,17 +88,25 @@ class Daemon:
                 outcomes = self.services.pipeline.process_waiting(between=self._notify.watchdog)
                 if outcomes:
                     log.info("pass-done", count=len(outcomes))
-                if not ready:
-                    self._notify.ready()
+                self.services.logins.settle()
+                if not ready or troubled:
+                    self._notify.status("watching the inbox")
                     log.info("ready", folder=settings.folders.inbox)
-                    ready = True
+                    ready, troubled = True, False
                 self._notify.watchdog()
                 self.edges.mailbox.wait_for_mail(settings.folders.inbox, wait_seconds, self._interrupted)
                 backoff = 1.0
+            except LoginRefused as error:
+                told = self.services.logins.refused(error)
+                self._notify.status(told.status(error))
+                self.edges.mailbox.close()
+                troubled = True
+                self._pause(error.retry_after)
             except Outage as error:
                 log.error("outage", error=str(error), seconds=backoff)
                 self._notify.status(f"outage, retrying in {backoff:.0f}s")
                 self.edges.mailbox.close()
+                troubled = True
                 self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
         self._notify.stopping()

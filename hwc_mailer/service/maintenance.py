@@ -6,7 +6,8 @@
     send_pending_alerts
                 part of tidy: genuine alerts that were over their hourly budget or that no officer's server
                 accepted, oldest first within the budget, then the junk digest when due
-    check_keys  daily: officers hear about keys that expire soon or cannot be used
+    check_keys  daily: officers hear about keys that expire soon or cannot be used, and about the login's client
+                secret or certificate expiring
 """
 
 from datetime import timedelta
@@ -16,6 +17,7 @@ import structlog
 from ..domain.outcomes import NotOurs
 from .alerts import Alerter
 from .keys import key_alerts, key_statuses
+from .logins import secret_alerts
 from .pipeline import Context, Edges, source_key
 
 log = structlog.get_logger("hwc_mailer.maintenance")
@@ -48,6 +50,8 @@ class Maintenance:
         now = self.context.now()
         statuses = key_statuses(self.context.settings, self.context.rules, self.edges.inbound, self.edges.outbound,
                                 now)
-        told = sum(self.alerter.tell(alert) for alert in key_alerts(statuses, now))
+        settings = self.context.settings
+        alerts = key_alerts(statuses, now) + secret_alerts(settings.login, now, settings.alerts.key_expiry_days)
+        told = sum(self.alerter.tell(alert) for alert in alerts)
         log.info("keys-checked", count=len(statuses), deliveries=told)
         return told

@@ -47,9 +47,10 @@ from ..inbound.authenticate import authenticate, header_sender, oversized
 from ..inbound.mime import Readable, message_id_of
 from ..outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
 from ..outbound.sealing import PgpMimeSealer
-from ..settings.config import Settings
+from ..settings.config import Folders, Settings
 from ..settings.rules import Rules, School
 from .alerts import REPEAT_EVERY, Alert, Alerter
+from .folders import resolve_folders
 
 log = structlog.get_logger("hwc_mailer.pipeline")
 T = TypeVar("T")
@@ -146,10 +147,18 @@ class Pipeline:
         self.context = context
         self.alerter = alerter
         self._sealer = PgpMimeSealer(edges.outbound, context.settings.gpg.key_fingerprint)
+        self._folders: Folders | None = None
 
     @property
     def _inbox(self) -> str:
         return self.context.settings.folders.inbox
+
+    def folders(self) -> Folders:
+        """The configured folders with Sent and Trash as the server names them: found at the first pass, so a
+        folder that does not exist stops the daemon before it touches a message (ConfigError)."""
+        if self._folders is None:
+            self._folders, _ = resolve_folders(self.edges.mailbox, self.context.settings.folders)
+        return self._folders
 
     def process_waiting(self, between: Callable[[], None] | None = None) -> list[Outcome]:
         """Every INBOX message without an outcome yet, each isolated from the others.
@@ -161,6 +170,7 @@ class Pipeline:
         """
         heartbeat = between or (lambda: None)
         store = self.edges.store
+        self.folders()       # found (or refused) before any message is touched
         uidvalidity, uids = self.edges.mailbox.uids(self._inbox)
         journals = store.journals(f"{self._inbox}:{uidvalidity}:")
         present = {source_key(self._inbox, uidvalidity, uid) for uid in uids}
@@ -400,7 +410,7 @@ class Pipeline:
         """The source's Message-ID (read again on a resume) and size, taken before it is deleted; None when there
         is no Trash to purge or the source is gone."""
         mailbox = self.edges.mailbox
-        if self.context.settings.folders.trash is None:
+        if self.folders().trash is None:
             return None
         if not message_id:
             header = mailbox.fetch_header(self._inbox, uid)
@@ -415,7 +425,7 @@ class Pipeline:
         id, so an id that is not well-formed deletes nothing. Our own mails carry ids only we make; a copy of the
         source must also have the size the source had in INBOX, since anyone can write its Message-ID.
         """
-        folders, mailbox = self.context.settings.folders, self.edges.mailbox
+        folders, mailbox = self.folders(), self.edges.mailbox
         sent_ids = sorted(self.edges.store.journal(source).delivered)
         copies = 0
         for folder in (folders.sent, folders.trash):

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from ..edges import files
 from ..edges.gpg import GpgKeyring
 from ..edges.imap import ImapMailbox
-from ..edges.login import login_for
+from ..edges.login import login_for, token_source
 from ..edges.protocols import Clock
 from ..edges.register import RegisterIndex
 from ..edges.smtp import SmtpTransport
@@ -20,6 +20,7 @@ from ..outbound.notice import Templates
 from ..settings.config import Secret, Settings
 from ..settings.rules import load_rules
 from .alerts import Alerter
+from .logins import LoginWatch
 from .maintenance import Maintenance
 from .pipeline import Context, Edges, Pipeline
 from .register import register_key
@@ -43,7 +44,7 @@ def sqlite_file(settings: Settings) -> Path | None:
 def service_secrets(settings: Settings) -> list[Secret]:
     """Every secret of the service file that is read from a file (a secret file or a systemd credential)."""
     every = (settings.imap.password, settings.smtp.password, settings.gpg.passphrase,
-             settings.lookup.key if settings.lookup else None)
+             settings.lookup.key if settings.lookup else None, *settings.login.secrets)
     return [secret for secret in every if secret is not None and secret.env is None]
 
 
@@ -106,12 +107,12 @@ def keyrings(settings: Settings) -> tuple[GpgKeyring, GpgKeyring]:
             GpgKeyring(settings.gpg.outbound_home, binary=settings.gpg.binary, passphrase=passphrase))
 
 
-def mailbox(settings: Settings) -> ImapMailbox:
-    return ImapMailbox(settings.imap, login_for(settings.imap))
-
-
-def transport(settings: Settings) -> SmtpTransport:
-    return SmtpTransport(settings.smtp, login_for(settings.smtp), settings.sender.address)
+def servers(settings: Settings) -> tuple[ImapMailbox, SmtpTransport]:
+    """The mailbox and the transport, logging in the configured way: with OAuth2 they share one token source."""
+    tokens = token_source(settings.login)
+    retry = settings.login.retry_minutes * 60
+    return (ImapMailbox(settings.imap, login_for(settings.imap, tokens), retry),
+            SmtpTransport(settings.smtp, login_for(settings.smtp, tokens), settings.sender.address, retry))
 
 
 def open_store(settings: Settings) -> SqlStore:
@@ -128,19 +129,22 @@ def open_store(settings: Settings) -> SqlStore:
 def open_edges(settings: Settings) -> Edges:
     trust_files(settings)
     inbound, outbound = keyrings(settings)
-    return Edges(mailbox=mailbox(settings), inbound=inbound, outbound=outbound, transport=transport(settings),
-                 store=open_store(settings))
+    mailbox, transport = servers(settings)
+    return Edges(mailbox=mailbox, inbound=inbound, outbound=outbound, transport=transport, store=open_store(settings))
 
 
 @dataclass(frozen=True)
 class Services:
-    """What runs on a pass: the pipeline and the chores around it, sharing one alerter (and its hourly cap)."""
+    """What runs on a pass: the pipeline and the chores around it, sharing one alerter (and its hourly cap), and
+    what tells people when a server refuses the login."""
 
     pipeline: Pipeline
     maintenance: Maintenance
+    logins: LoginWatch
 
 
 def assemble(edges: Edges, context: Context) -> Services:
     alerter = Alerter(context.settings, context.rules, context.templates, edges.outbound, edges.transport,
                       edges.store, context.now)
-    return Services(Pipeline(edges, context, alerter), Maintenance(edges, context, alerter))
+    return Services(Pipeline(edges, context, alerter), Maintenance(edges, context, alerter),
+                    LoginWatch(edges, alerter, context.settings.folders.alerts))

@@ -9,11 +9,12 @@ Relative paths are taken relative to the service file's directory.
 import errno
 import os
 from collections.abc import Callable
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConfigError
 from .base import Fingerprint, Strict, YamlProblem, load_model
@@ -84,17 +85,11 @@ class Server(Strict):
     deadline_seconds: float = Field(120.0, gt=0, description="the longest a connect, a login or one command may "
                                                              "take in all, however slowly the server trickles")
 
-    @model_validator(mode="after")
-    def _login_complete(self) -> "Server":
-        if (self.username is None) != (self.password is None):
-            raise ValueError("username and password go together")
-        return self
 
 
 class Imap(Server):
     port: int = Field(993, ge=1, le=65535)
     username: str
-    password: Secret
     idle_seconds: float = Field(60.0, gt=0, le=1740,
                                 description="length of one IDLE period; the server drops IDLE after 29 minutes")
     poll_seconds: float = Field(60.0, gt=0, description="polling interval when the server has no IDLE")
@@ -104,12 +99,94 @@ class Smtp(Server):
     port: int = Field(465, ge=1, le=65535)
 
 
+class LoginMethod(StrEnum):
+    password = "password"      # username and password per server (on-premises servers)
+    microsoft = "microsoft"    # Entra ID client credentials through msal, XOAUTH2 on both servers
+    oauth2 = "oauth2"          # any token endpoint with client credentials, XOAUTH2 on both servers
+
+
+MICROSOFT_SCOPE = "https://outlook.office365.com/.default"
+# The longest pause after a refused login: the first is login.retry_minutes, each refusal doubles it up to this.
+MAX_RETRY_MINUTES = 60.0
+
+
+class Login(Strict):
+    """How the daemon logs in to both servers: a password per server, or OAuth2 tokens from one application."""
+
+    method: LoginMethod = LoginMethod.password
+    tenant_id: str | None = Field(None, description="microsoft: the Directory (tenant) ID")
+    client_id: str | None = Field(None, description="microsoft, oauth2: the Application (client) ID")
+    client_secret: Secret | None = Field(None, description="microsoft (or certificate), oauth2: the client secret")
+    client_secret_expires: date | None = Field(None, description="when the client secret expires (Entra shows it): "
+                                                                 "officers and admin are warned before")
+    certificate: Secret | None = Field(None, description="microsoft: PEM with the certificate and its private key, "
+                                                         "instead of a client secret")
+    authority_host: str = Field("login.microsoftonline.com", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$",
+                                description="microsoft: the Entra sign-in host (other clouds differ)")
+    token_url: str | None = Field(None, pattern=r"^https://\S+$", description="oauth2: the token endpoint (https)")
+    scope: str | None = Field(None, description=f"space-separated scopes; microsoft: {MICROSOFT_SCOPE}")
+    ca_file: Path | None = Field(None, description="CA bundle to verify the token endpoint with, instead of the "
+                                                   "system store")
+    timeout_seconds: float = Field(30.0, gt=0, description="the longest wait for the token endpoint")
+    retry_minutes: float = Field(5.0, gt=0, le=MAX_RETRY_MINUTES,
+                                 description="the pause after a refused login, doubling up to 60 minutes: never "
+                                             "seconds, since Exchange throttles and locks out")
+
+    @model_validator(mode="after")
+    def _fits_method(self) -> "Login":
+        oauth = {"tenant_id": self.tenant_id, "client_id": self.client_id, "client_secret": self.client_secret,
+                 "client_secret_expires": self.client_secret_expires, "certificate": self.certificate,
+                 "token_url": self.token_url, "scope": self.scope}
+        allowed = {LoginMethod.password: set(),
+                   LoginMethod.microsoft: set(oauth) - {"token_url"},
+                   LoginMethod.oauth2: set(oauth) - {"tenant_id", "certificate"}}[self.method]
+        stray = [name for name, value in oauth.items() if value is not None and name not in allowed]
+        if stray:
+            raise ValueError(f"{', '.join(stray)}: not used with method {self.method.value}")
+        needed = {LoginMethod.password: (), LoginMethod.microsoft: ("tenant_id", "client_id"),
+                  LoginMethod.oauth2: ("token_url", "client_id", "client_secret")}[self.method]
+        missing = [name for name in needed if oauth[name] is None]
+        if missing:
+            raise ValueError(f"method {self.method.value} needs {', '.join(missing)}")
+        if self.method is LoginMethod.microsoft and (self.client_secret is None) == (self.certificate is None):
+            raise ValueError("method microsoft needs exactly one of client_secret and certificate")
+        return self
+
+    @property
+    def uses_tokens(self) -> bool:
+        return self.method is not LoginMethod.password
+
+    @property
+    def scopes(self) -> list[str]:
+        return (self.scope or MICROSOFT_SCOPE).split() if self.method is LoginMethod.microsoft else \
+            (self.scope or "").split()
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        return tuple(secret for secret in (self.client_secret, self.certificate) if secret is not None)
+
+
+# The value of folders.sent and folders.trash that means "the folder the server marks with this role" (RFC 6154).
+SENT_ROLE = "\\Sent"
+TRASH_ROLE = "\\Trash"
+
+
 class Folders(Strict):
     inbox: str = "INBOX"
-    sent: str | None = Field("Sent", description="where the server keeps sent copies; null if it keeps none")
-    trash: str | None = Field("Trash", description="where the server moves deleted mail; null if it does not")
+    sent: str | None = Field(SENT_ROLE, description="where the server keeps sent copies: found by its role \\Sent "
+                                                    "by default, or named; null if it keeps none")
+    trash: str | None = Field(TRASH_ROLE, description="where the server moves deleted mail: found by its role "
+                                                      "\\Trash by default, or named; null if it does not")
     quarantine: str = Field("HWC-Quarantaine", description="mail that claims a trusted sender but is not authentic")
     manual: str = Field("HWC-Handmatig", description="signals a person must finish")
+    alerts: str = Field("HWC-Meldingen", description="where an alert is put when it cannot be mailed (the SMTP "
+                                                     "login is refused); officers read it")
+
+    @model_validator(mode="after")
+    def _alerts_apart(self) -> "Folders":
+        if self.alerts.casefold() in ("inbox", self.inbox.casefold()):
+            raise ValueError("alerts must not be the inbox: the daemon reads everything there as possible signals")
+        return self
 
 
 class Gpg(Strict):
@@ -215,6 +292,7 @@ class Register(Strict):
 
 
 class Settings(Strict):
+    login: Login = Login()          # first: the servers are checked against it
     imap: Imap
     smtp: Smtp
     folders: Folders = Folders()
@@ -230,6 +308,24 @@ class Settings(Strict):
     alerts: Alerts = Alerts()
     lookup: Register | None = Field(None, alias="register", description="the education-register lookup; "
                                     "without it a child's school comes from the School: line alone")
+
+    @field_validator("imap", "smtp")
+    @classmethod
+    def _server_fits_login(cls, server: Server, info: ValidationInfo) -> Server:
+        login = info.data.get("login")
+        if login is None:                   # the login section is wrong itself, and says so
+            return server
+        if login.uses_tokens:
+            if server.password is not None:
+                raise ValueError(f"no password with login method {login.method.value} (the token is the password): "
+                                 "remove it")
+            if server.username is None:
+                raise ValueError(f"username (the mailbox) is required with login method {login.method.value}")
+        elif isinstance(server, Imap) and server.password is None:
+            raise ValueError("password is required with login method password")
+        elif (server.username is None) != (server.password is None):
+            raise ValueError("username and password go together")
+        return server
 
     @property
     def database(self) -> str:

@@ -266,7 +266,7 @@ def test_a_command_the_server_trickles_gives_up_within_the_deadline(lab_tls: Lab
 def test_waiting_in_idle_may_outlast_the_deadline_which_bounds_each_step_not_the_wait(run: Run) -> None:
     """Against the real Dovecot with a deadline shorter than the IDLE period: the wait is not a command."""
     settings = load_settings(run.config).imap.model_copy(update={"deadline_seconds": 1.0})
-    with ImapMailbox(settings, login_for(settings)) as mailbox:
+    with ImapMailbox(settings, login_for(settings, None)) as mailbox:
         started = time.monotonic()
         mailbox.wait_for_mail("INBOX", 2.5, lambda: False)
         assert time.monotonic() - started >= 2.0

@@ -37,7 +37,7 @@ from hwc_mailer.edges.protocols import (
     Verified,
 )
 from hwc_mailer.edges.store import SqlStore
-from hwc_mailer.errors import TransportUnavailable
+from hwc_mailer.errors import LoginRefused, TransportUnavailable
 from hwc_mailer.service.pipeline import Edges
 from hwc_mailer.settings.config import load_settings
 from lab.world import OFFICE, World, sample_signal
@@ -106,6 +106,14 @@ class FaultyTransport:
     def send(self, message: EmailMessage, recipients: Sequence[str]) -> int:
         return self.fault.around("send", (message, recipients), lambda: self.real.send(message, recipients))
 
+    @property
+    def refusal(self) -> LoginRefused | None:
+        return self.real.refusal
+
+    @property
+    def accepted(self) -> bool:
+        return self.real.accepted
+
 
 class FaultyMailbox:
     def __init__(self, real: Mailbox, fault: Fault) -> None:
@@ -135,6 +143,20 @@ class FaultyMailbox:
 
     def wait_for_mail(self, folder: str, seconds: float, stop: Callable[[], bool]) -> None:
         self.fault.around("wait_for_mail", (folder, seconds), lambda: self.real.wait_for_mail(folder, seconds, stop))
+
+    def append(self, folder: str, raw: bytes) -> None:
+        self.fault.around("append", (folder, raw), lambda: self.real.append(folder, raw))
+
+    def find_folder(self, name: str) -> str | None:
+        return self.fault.around("find_folder", (name,), lambda: self.real.find_folder(name))
+
+    @property
+    def refusal(self) -> LoginRefused | None:
+        return self.real.refusal
+
+    @property
+    def accepted(self) -> bool:
+        return self.real.accepted
 
     def close(self) -> None:
         self.real.close()
@@ -201,6 +223,9 @@ class FaultyStore:
 
     def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]:
         return self.fault.around("pending_alerts", (kind,), lambda: self.real.pending_alerts(kind))
+
+    def retire_alert(self, event: str) -> None:
+        self.fault.around("retire_alert", (event,), lambda: self.real.retire_alert(event))
 
     def counters(self) -> list[CounterRow]:
         return self.fault.around("counters", (), self.real.counters)

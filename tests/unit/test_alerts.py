@@ -13,7 +13,7 @@ from hwc_mailer.domain.reasons import Disposition, Reason
 from hwc_mailer.edges.gpg import GpgKeyring
 from hwc_mailer.edges.protocols import AlertKind
 from hwc_mailer.edges.store import SqlStore
-from hwc_mailer.errors import TransportRejected, TransportUnavailable
+from hwc_mailer.errors import LoginRefused, TransportRejected, TransportUnavailable
 from hwc_mailer.outbound.notice import Templates
 from hwc_mailer.service.alerts import JUNK, Alert, Alerter
 from hwc_mailer.settings.config import Settings
@@ -33,6 +33,8 @@ class RecordingTransport:
         self.sent: list[tuple[str, EmailMessage]] = []
         self.refused: set[str] = set()
         self.deferred: set[str] = set()
+        self.refusal: LoginRefused | None = None
+        self.accepted = True
 
     def send(self, message: EmailMessage, recipients: Sequence[str]) -> int:
         (recipient,) = recipients

@@ -94,7 +94,7 @@ def test_relative_paths_are_taken_from_the_service_files_folder(tmp_path: Path,
     assert settings.gpg.outbound_home == base / "gnupg-out"
     assert settings.imap.ca_file == base / "tls" / "ca.pem"
     assert settings.smtp.ca_file == base / "tls" / "ca.pem"
-    assert settings.imap.password.file == base / "secrets" / "imap-password"
+    assert settings.imap.password is not None and settings.imap.password.file == base / "secrets" / "imap-password"
 
 
 def test_absolute_paths_are_kept(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_the_sample_service_file_loads() -> None:
     sample = Path(__file__).resolve().parents[2] / "config.example.yaml"
     settings = load_settings(sample)
     assert isinstance(settings, Settings)
-    assert settings.imap.password.credential == "imap-password"
+    assert settings.imap.password is not None and settings.imap.password.credential == "imap-password"
 
 
 # --- secrets ------------------------------------------------------------------------------
@@ -136,11 +136,12 @@ def test_a_secret_file_is_read_without_its_trailing_newline(tmp_path: Path) -> N
     settings = load_settings(write(tmp_path))
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "imap-password").write_text("geheim wachtwoord\n", encoding="utf-8")
-    assert settings.imap.password.read() == "geheim wachtwoord"
+    assert settings.imap.password is not None and settings.imap.password.read() == "geheim wachtwoord"
 
 
 def test_a_missing_secret_file_is_a_clear_error(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path))
+    assert settings.imap.password is not None
     with pytest.raises(ConfigError) as caught:
         settings.imap.password.read()
     message = str(caught.value)
