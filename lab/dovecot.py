@@ -17,11 +17,15 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient
 
 from lab.service import Service
 from lab.tls import LabTls
+
+if TYPE_CHECKING:
+    from lab.oauth import OAuthServer
 
 HOST = "127.0.0.1"
 _TIMEOUT = 10.0
@@ -39,7 +43,7 @@ ssl = required
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 default_internal_user = {internal_user}
 default_login_user = {login_user}
 first_valid_uid = {uid}
@@ -52,9 +56,18 @@ lmtp_save_to_detail_mailbox = yes
 lda_mailbox_autocreate = yes
 lda_mailbox_autosubscribe = yes
 {capability_line}
+# Refusals answer at once: this first passdb only sets `nodelay` (Dovecot otherwise holds each failure back for
+# auth_failure_delay, 2 s) and leaves the verdict failed, so the passdbs after it still check every password and
+# token. auth_failure_delay = 0 alone would still cost up to half a second: failures are flushed on a timer.
 passdb {{
+  driver = static
+  args = nopassword=y nodelay=yes
+  result_success = continue-fail
+}}
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {dir}/users
+  mechanisms = plain login
 }}
 userdb {{
   driver = passwd-file
@@ -85,12 +98,38 @@ service imap-login {{
     ssl = yes
   }}
 }}
+# No growing penalty for an address whose logins failed: every test connects from 127.0.0.1, and one test's
+# refused logins would otherwise slow the next test's logins by up to 15 seconds.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service lmtp {{
   inet_listener lmtp {{
     address = {host}
     port = {lmtp_port}
   }}
 }}
+"""
+
+# Tokens are checked by the lab's OAuth2 provider (RFC 7662 introspection) on every login, as Microsoft 365
+# checks its own: Dovecot keeps no token cache (auth_cache_size is 0), so a revoked token fails at once.
+_OAUTH_PASSDB = """passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {args}
+}}
+"""
+
+_OAUTH_CONFIG = """\
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+tls_ca_cert_file = {ca}
 """
 
 
@@ -103,15 +142,19 @@ class Dovecot(Service):
     that ignores the list fails loudly instead of passing by luck.
     """
 
-    def __init__(self, directory: Path, tls: LabTls, *, capabilities: str | None = None) -> None:
+    def __init__(
+        self, directory: Path, tls: LabTls, *, capabilities: str | None = None, oauth: OAuthServer | None = None
+    ) -> None:
         self.directory = directory
         self.tls = tls
         self.capabilities = capabilities
+        self.oauth = oauth
         self.host = HOST
         self.imap_port = 0
         self.imaps_port = 0
         self.lmtp_port = 0
         self.config_path = directory / "dovecot.conf"
+        self.oauth_config_path = directory / "dovecot-oauth2.conf.ext"
         self.users_path = directory / "users"
         self.log_path = directory / "dovecot.log"
         self._passwords: dict[str, str] = {}
@@ -122,6 +165,10 @@ class Dovecot(Service):
         self._prepare_directory()
         self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
         self.config_path.write_text(self._config())
+        if self.oauth is not None:
+            self.oauth_config_path.write_text(_OAUTH_CONFIG.format(
+                url=self.oauth.introspection_url("imap"), ca=self.oauth.tls.ca_file))
+            self.oauth_config_path.chmod(0o644)
         self._process = subprocess.Popen(
             ["dovecot", "-F", "-c", str(self.config_path)],
             stdin=subprocess.DEVNULL,
@@ -318,6 +365,8 @@ class Dovecot(Service):
             internal_user=internal_user, login_user=login_user, uid=uid, gid=gid,
             imap_port=self.imap_port, imaps_port=self.imaps_port, lmtp_port=self.lmtp_port,
             capability_line="" if self.capabilities is None else f"imap_capability = {self.capabilities}\n",
+            auth_mechanisms="plain login" if self.oauth is None else "plain login xoauth2 oauthbearer",
+            oauth_passdb="" if self.oauth is None else _OAUTH_PASSDB.format(args=self.oauth_config_path),
         )
 
     def _wait_until_ready(self) -> None:

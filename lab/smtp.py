@@ -2,27 +2,49 @@
 
 It relays every accepted message into the lab Dovecot over LMTP, so a test can send with
 the real SMTP client and then read what each recipient (and the sender's Sent) received.
+Given the lab OAuth2 provider it also takes AUTH XOAUTH2, checking each token with the
+provider as the lab Dovecot does, as Microsoft 365 takes OAuth2 logins for SMTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import logging
 import smtplib
 import ssl
+import urllib.request
 import warnings
 from collections.abc import Awaitable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from lab.dovecot import HOST, Dovecot
 from lab.service import Service
 from lab.tls import LabTls
 
+if TYPE_CHECKING:
+    from lab.oauth import OAuthServer
+
 _READY_TIMEOUT = 5.0
+_INTROSPECTION_TIMEOUT = 10.0
+# What Exchange Online answers to a token it does not take, whatever the reason; and RFC 4954's answer when
+# the token could not be checked (Dovecot's temporary failure, for the same cause).
+XOAUTH2_REFUSED = "535 5.7.3 Authentication unsuccessful"
+XOAUTH2_UNCHECKED = "454 4.7.0 Temporary authentication failure"
+
+
+@dataclass(frozen=True)
+class BearerLogin:
+    """A session's auth_data after XOAUTH2: the mailbox the token was good for, never the token itself."""
+
+    login: bytes
 
 
 @dataclass(frozen=True)
@@ -46,9 +68,10 @@ class RelayHandler:
     does the same for RCPT of single addresses.
     """
 
-    def __init__(self, dovecot: Dovecot, save_sent_copy: bool) -> None:
+    def __init__(self, dovecot: Dovecot, save_sent_copy: bool, oauth: OAuthServer | None = None) -> None:
         self.dovecot = dovecot
         self.save_sent_copy = save_sent_copy
+        self.oauth = oauth
         self.rcpt_reply: str | None = None
         self.recipient_replies: dict[str, str] = {}
         self.data_reply: str | None = None
@@ -84,6 +107,43 @@ class RelayHandler:
         if self.save_sent_copy:
             self.dovecot.deliver(sender_login, content, folder="Sent")
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """AUTH XOAUTH2 (offered only with an OAuth2 provider): the token must be active for the user it names."""
+        if len(args) == 1:
+            response = await server.challenge_auth("")
+            if response is MISSING:
+                return AuthResult(success=False, handled=True)
+            assert isinstance(response, bytes)
+        else:
+            try:
+                response = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 Can't decode base64")
+        user, token = _xoauth2_fields(response)
+        if user is None or token is None:
+            return AuthResult(success=False, handled=False, message=XOAUTH2_REFUSED)
+        if refusal := await asyncio.to_thread(self._refusal, user, token):
+            return AuthResult(success=False, handled=False, message=refusal)
+        return AuthResult(success=True, auth_data=BearerLogin(user.encode()))
+
+    def _refusal(self, user: str, token: str) -> str | None:
+        """Introspection at the provider, as Dovecot's oauth2 passdb does it (POST token=..., the lab CA trusted):
+        None when the token is active for `user`."""
+        assert self.oauth is not None
+        request = urllib.request.Request(
+            self.oauth.introspection_url("smtp"), data=urlencode({"token": token}).encode(), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(
+                request, context=self.oauth.ssl_context(), timeout=_INTROSPECTION_TIMEOUT
+            ) as answer:
+                verdict = json.load(answer)
+        except (OSError, ValueError):
+            return XOAUTH2_UNCHECKED
+        if isinstance(verdict, dict) and verdict.get("active") is True and verdict.get("username") == user:
+            return None
+        return XOAUTH2_REFUSED
+
 
 class RelaySmtp(Service):
     """The relay server in a background thread; `users` maps address to password, live."""
@@ -96,12 +156,14 @@ class RelaySmtp(Service):
         *,
         implicit_tls: bool = False,
         save_sent_copy: bool = True,
+        oauth: OAuthServer | None = None,
     ) -> None:
         self.host = HOST
         self.port = 0
         self.users = users
         self.implicit_tls = implicit_tls
-        self.handler = RelayHandler(dovecot, save_sent_copy)
+        self.oauth = oauth
+        self.handler = RelayHandler(dovecot, save_sent_copy, oauth)
         self._tls = tls
         self._controller: _LoopbackController | None = None
 
@@ -142,6 +204,7 @@ class RelaySmtp(Service):
             "auth_required": True,
             "auth_require_tls": not tls_on_connect,
             "authenticator": self._authenticate,
+            "auth_exclude_mechanism": ["XOAUTH2"] if self.oauth is None else [],
         }
 
     def _authenticate(
@@ -182,5 +245,15 @@ class _LoopbackController(Controller):
 
 def _login(session: Session) -> str:
     auth_data = session.auth_data
-    assert isinstance(auth_data, LoginPassword), "auth_required guarantees a login"
+    assert isinstance(auth_data, LoginPassword | BearerLogin), "auth_required guarantees a login"
     return auth_data.login.decode()
+
+
+def _xoauth2_fields(response: bytes) -> tuple[str | None, str | None]:
+    """user and bearer token from "user=U^Aauth=Bearer T^A^A" (None for what is missing or malformed)."""
+    fields: dict[str, str] = {}
+    for part in response.decode("utf-8", "replace").split("\x01"):
+        name, _, value = part.partition("=")
+        fields[name] = value
+    scheme, _, token = fields.get("auth", "").partition(" ")
+    return fields.get("user"), token if scheme.lower() == "bearer" and token else None

@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
+from msal.exceptions import MsalServiceError
 
 from ..domain.logins import LoginProblem, diagnose
 from ..errors import ConfigError, LoginRefused, Outage
@@ -132,6 +133,21 @@ class TokenLogin:
             await client.auth_xoauth2(self.username, self.tokens.renew())
 
 
+class _Verifying(requests.Session):
+    """A session that verifies the token endpoint with its own `verify` (login.ca_file, or the system store),
+    whatever REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE say: requests lets those override a session's CA file, and
+    msal sets nothing per request."""
+
+    def __init__(self, ca_file: Path | None) -> None:
+        super().__init__()
+        self.verify = str(ca_file) if ca_file else True
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify
+        return settings
+
+
 class MicrosoftTokens:
     """Entra ID client credentials through msal, which caches the token and renews it before it expires.
 
@@ -154,19 +170,22 @@ class MicrosoftTokens:
                 self._app = msal.ConfidentialClientApplication(
                     login.client_id, client_credential=credential,
                     authority=f"https://{login.authority_host}/{login.tenant_id}", instance_discovery=False,
-                    verify=str(login.ca_file) if login.ca_file else True, timeout=login.timeout_seconds,
+                    http_client=_Verifying(login.ca_file), timeout=login.timeout_seconds,
                     token_cache=msal.TokenCache())
-            except requests.RequestException as error:
+            except (requests.RequestException, MsalServiceError) as error:
                 raise TokenFailure(f"{type(error).__name__} reaching {login.authority_host}", refused=False) from None
-            except ValueError as error:      # msal: the authority's configuration could not be had (unknown tenant)
-                raise TokenFailure(str(error)[:300], refused=True) from None
+            except ValueError as error:
+                # msal could not have the authority's configuration: its own words, and the endpoint's (AADSTS90002
+                # for an unknown tenant) in the error it came from.
+                cause = error.__context__
+                raise TokenFailure(" ".join(f"{error} {cause or ''}".split())[:300], refused=True) from None
         return self._app
 
     def token(self) -> str:
         app = self._application()
         try:
             result = app.acquire_token_for_client(scopes=self._login.scopes)
-        except requests.RequestException as error:
+        except (requests.RequestException, MsalServiceError) as error:
             raise TokenFailure(f"{type(error).__name__} reaching {self.where}", refused=False) from None
         return _access_token(result)
 
@@ -207,14 +226,16 @@ class ClientCredentialTokens:
             form["scope"] = " ".join(login.scopes)
         asked = self._clock()
         try:
-            answer = requests.post(login.token_url, data=form, timeout=login.timeout_seconds,
-                                   verify=str(login.ca_file) if login.ca_file else True)
+            with _Verifying(login.ca_file) as session:
+                answer = session.post(login.token_url, data=form, timeout=login.timeout_seconds)
             result = answer.json()
         except requests.RequestException as error:
             raise TokenFailure(f"{type(error).__name__} reaching {self.where}", refused=False) from None
         except ValueError:
             raise TokenFailure(f"{self.where} answered {answer.status_code} without JSON",
                                refused=400 <= answer.status_code < 500) from None
+        if answer.status_code >= 500:
+            raise TokenFailure(f"{self.where} answered {answer.status_code}", refused=False)
         if not isinstance(result, dict):
             raise TokenFailure(f"{self.where} answered {answer.status_code} with no token", refused=True)
         token = _access_token(result)

@@ -51,7 +51,9 @@ class Maintenance:
         statuses = key_statuses(self.context.settings, self.context.rules, self.edges.inbound, self.edges.outbound,
                                 now)
         settings = self.context.settings
-        alerts = key_alerts(statuses, now) + secret_alerts(settings.login, now, settings.alerts.key_expiry_days)
-        told = sum(self.alerter.tell(alert) for alert in alerts)
+        expiring = secret_alerts(settings.login, now, settings.alerts.key_expiry_days)
+        for alert in expiring:
+            log.warning("login-secret-expiring", reason=alert.code, step=alert.event)
+        told = sum(self.alerter.tell(alert) for alert in key_alerts(statuses, now) + expiring)
         log.info("keys-checked", count=len(statuses), deliveries=told)
         return told

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from hwc_mailer import logging as hwc_logging
 from hwc_mailer.domain.outcomes import Outcome
@@ -189,3 +196,131 @@ def eventually(condition: object, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+class DaemonProcess:
+    """`hwc-mailer run` as a child; a thread keeps every log line, so a test awaits events and scans them all."""
+
+    def __init__(self, run: Run, config: Path, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "TMPDIR": str(run.directory / "tmp"), **(env or {})}
+        with (run.directory / "daemon.stdout").open("w") as stdout:
+            self.process = subprocess.Popen([sys.executable, "-m", "hwc_mailer", "-c", str(config), "run"],
+                                            stdout=stdout, stderr=subprocess.PIPE, text=True, env=env,
+                                            stdin=subprocess.DEVNULL)
+        self.lines: list[str] = []
+        self._ended = False
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def await_event(self, event: str, after: int = 0, timeout: float = 30.0) -> int:
+        """The index of the first log line from `after` on with this event; fails once the daemon ends without it."""
+        marker = f'"event": "{event}"'
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for index in range(after, len(self.lines)):
+                    if marker in self.lines[index]:
+                        return index
+                left = deadline - time.monotonic()
+                if self._ended or left <= 0:
+                    pytest.fail(f"no {event!r} from the daemon; its log:\n{self.output}")
+                self._changed.wait(left)
+
+    def events(self, event: str) -> list[str]:
+        with self._changed:
+            return [line for line in self.lines if f'"event": "{event}"' in line]
+
+    @property
+    def output(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def send(self, signum: signal.Signals) -> None:
+        self.process.send_signal(signum)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then the exit code once the process and its log have ended."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(5.0)
+
+
+@contextmanager
+def daemon(run: Run, config: Path, env: dict[str, str] | None = None) -> Iterator[DaemonProcess]:
+    """A running daemon that is killed on the way out, whatever the test did."""
+    child = DaemonProcess(run, config, env)
+    try:
+        yield child
+    finally:
+        child.kill()
+
+
+class NotifySocket:
+    """A real sd_notify socket made by the test: what the daemon tells systemd (READY, STATUS, WATCHDOG, ...),
+    one datagram a message, as systemd would read them."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "notify.sock"
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind(str(self.path))
+        self._socket.settimeout(0.2)
+        self.messages: list[str] = []
+        self._changed = threading.Condition()
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"NOTIFY_SOCKET": str(self.path)}
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            try:
+                data = self._socket.recv(4096)
+            except TimeoutError:
+                continue
+            with self._changed:
+                self.messages.append(data.decode())
+                self._changed.notify_all()
+
+    def await_message(self, wanted: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """The first message so far or to come for which `wanted` holds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((message for message in self.messages if wanted(message)), None)
+                left = deadline - time.monotonic()
+                if found is not None:
+                    return found
+                if left <= 0:
+                    pytest.fail(f"no such notify message; got: {self.messages}")
+                self._changed.wait(left)
+
+    def statuses(self) -> list[str]:
+        with self._changed:
+            return [line.removeprefix("STATUS=") for message in self.messages for line in message.splitlines()
+                    if line.startswith("STATUS=")]
+
+    def close(self) -> None:
+        self._closed.set()
+        self._reader.join(5.0)
+        self._socket.close()

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +16,7 @@ from hwc_mailer.settings.config import TlsMode, load_settings
 from lab.dovecot import Dovecot
 from lab.tls import LabTls
 from lab.world import OFFICE, LabSchool, World, sample_signal
-from tests.integration.helpers import SARA, TIM, InProcess, Run, assert_no_personal_data, eventually
+from tests.integration.helpers import SARA, TIM, InProcess, Run, assert_no_personal_data, daemon, eventually
 
 # Dovecot 2.3's own post-login CAPABILITY with IDLE and MOVE taken out, so the lone difference from the
 # session server is the two extensions under test. UIDPLUS stays: UID EXPUNGE is how the daemon deletes.
@@ -34,81 +28,6 @@ WITHOUT_MOVE_AND_IDLE = (
 )
 MANUAL = "HWC-Handmatig"
 IDLE_SECONDS = 30.0
-
-
-class DaemonProcess:
-    """`hwc-mailer run` as a child; a thread keeps every log line, so a test awaits events and scans them all."""
-
-    def __init__(self, run: Run, config: Path) -> None:
-        env = {**os.environ, "TMPDIR": str(run.directory / "tmp")}
-        with (run.directory / "daemon.stdout").open("w") as stdout:
-            self.process = subprocess.Popen([sys.executable, "-m", "hwc_mailer", "-c", str(config), "run"],
-                                            stdout=stdout, stderr=subprocess.PIPE, text=True, env=env,
-                                            stdin=subprocess.DEVNULL)
-        self.lines: list[str] = []
-        self._ended = False
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
-
-    def await_event(self, event: str, after: int = 0, timeout: float = 30.0) -> int:
-        """The index of the first log line from `after` on with this event; fails once the daemon ends without it."""
-        marker = f'"event": "{event}"'
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for index in range(after, len(self.lines)):
-                    if marker in self.lines[index]:
-                        return index
-                left = deadline - time.monotonic()
-                if self._ended or left <= 0:
-                    pytest.fail(f"no {event!r} from the daemon; its log:\n{self.output}")
-                self._changed.wait(left)
-
-    def events(self, event: str) -> list[str]:
-        with self._changed:
-            return [line for line in self.lines if f'"event": "{event}"' in line]
-
-    @property
-    def output(self) -> str:
-        with self._changed:
-            return "".join(self.lines)
-
-    def send(self, signum: signal.Signals) -> None:
-        self.process.send_signal(signum)
-
-    def terminate(self, timeout: float = 30.0) -> int:
-        """SIGTERM, then the exit code once the process and its log have ended."""
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
-        self._reader.join(timeout)
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(5.0)
-
-
-@contextmanager
-def daemon(run: Run, config: Path) -> Iterator[DaemonProcess]:
-    """A running daemon that is killed on the way out, whatever the test did."""
-    child = DaemonProcess(run, config)
-    try:
-        yield child
-    finally:
-        child.kill()
 
 
 @pytest.fixture(scope="module")
