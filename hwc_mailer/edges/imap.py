@@ -34,9 +34,9 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from ..domain.logins import LoginProblem, diagnose
 from ..domain.text import well_formed_message_id
-from ..errors import LoginRefused, MailboxLoginRefused, MailboxUnavailable
+from ..errors import MailboxLoginRefused, MailboxUnavailable
 from ..settings.config import SENT_ROLE, TRASH_ROLE, Imap, TlsMode
-from .login import Login, LoginGate, TokenFailure, login_failure, tls_context
+from .login import LoggingIn, Login, LoginGate, TokenFailure, login_failure, tls_context
 
 CHECK_STOP_EVERY = 1.0
 # imaplib refuses any line over 1 MB: a SEARCH answer for an inbox flooded with 150,000 mails is longer, and
@@ -178,7 +178,7 @@ class _Client(_ClientBase):
 _ROLES = {SENT_ROLE: b"\\Sent", TRASH_ROLE: b"\\Trash"}
 
 
-class ImapMailbox:
+class ImapMailbox(LoggingIn):
     def __init__(self, server: Imap, login: Login, retry_seconds: float = 300.0) -> None:
         self._server = server
         self._login = login
@@ -197,19 +197,6 @@ class ImapMailbox:
     @property
     def where(self) -> str:
         return f"IMAP server {self._server.host}:{self._server.port}"
-
-    def describe_login(self) -> str:
-        return self._login.describe()
-
-    @property
-    def refusal(self) -> LoginRefused | None:
-        """The login refusal that stands (its pause not over, or no login tried since), or None."""
-        return self._gate.refusal
-
-    @property
-    def accepted(self) -> bool:
-        """The last login was accepted."""
-        return self._gate.accepted_login
 
     @contextmanager
     def _translated(self, doing: str, deadline: _Deadline) -> Iterator[None]:

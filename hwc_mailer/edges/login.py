@@ -305,6 +305,26 @@ def login_for(server: Server, tokens: TokenSource | None) -> Login:
     return PasswordLogin(server.username, server.password.read(check_secret))
 
 
+class LoggingIn:
+    """What an edge that logs in tells the rest about its login, in the same words for IMAP and SMTP."""
+
+    _login: Login
+    _gate: "LoginGate"
+
+    def describe_login(self) -> str:
+        return self._login.describe()
+
+    @property
+    def refusal(self) -> LoginRefused | None:
+        """The login refusal that stands (its pause not over, or no login tried since), or None."""
+        return self._gate.refusal
+
+    @property
+    def accepted(self) -> bool:
+        """The last login was accepted."""
+        return self._gate.accepted_login
+
+
 class LoginGate:
     """After a refused login no new attempt for `first_pause` seconds, doubling up to an hour; until then the
     standing refusal is raised again (with the time left), so no pass, alert or probe knocks on the server."""

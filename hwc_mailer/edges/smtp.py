@@ -19,12 +19,12 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from ..domain.logins import LoginProblem, diagnose
-from ..errors import LoginRefused, TransportLoginRefused, TransportRejected, TransportUnavailable
+from ..errors import TransportLoginRefused, TransportRejected, TransportUnavailable
 from ..settings.config import Smtp, TlsMode
-from .login import Login, LoginGate, TokenFailure, login_failure, tls_context
+from .login import LoggingIn, Login, LoginGate, TokenFailure, login_failure, tls_context
 
 
-class SmtpTransport:
+class SmtpTransport(LoggingIn):
     def __init__(self, server: Smtp, login: Login, envelope_sender: str, retry_seconds: float = 300.0) -> None:
         self._server = server
         self._login = login
@@ -35,19 +35,6 @@ class SmtpTransport:
     @property
     def where(self) -> str:
         return f"SMTP server {self._server.host}:{self._server.port}"
-
-    @property
-    def refusal(self) -> LoginRefused | None:
-        """The login refusal that stands (its pause not over, or no login tried since), or None."""
-        return self._gate.refusal
-
-    @property
-    def accepted(self) -> bool:
-        """The last login was accepted."""
-        return self._gate.accepted_login
-
-    def describe_login(self) -> str:
-        return self._login.describe()
 
     def send(self, message: EmailMessage, recipients: Sequence[str]) -> int:
         """Send one message; return how many recipients the server accepted (at least one)."""
