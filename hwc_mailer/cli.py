@@ -31,7 +31,7 @@ from .edges.login import secret_expiry
 from .edges.protocols import KeyState
 from .edges.register import read_info
 from .edges.systemd import Notifier
-from .errors import ConfigError, HwcError, LoginRefused, Outage, RulesError
+from .errors import ConfigError, FolderMissing, HwcError, LoginRefused, Outage, RulesError
 from .service.daemon import Daemon
 from .service.folders import resolve_folders
 from .service.keys import import_keys, key_statuses, keyring_problems
@@ -147,7 +147,7 @@ def run(invocation: Invocation) -> None:
         daemon.install_signal_handlers()
         try:
             daemon.run()
-        except HwcError as error:       # a configured folder the server does not have: the admin must fix it
+        except FolderMissing as error:      # the admin must fix it: systemd does not restart on exit 2
             log.error("stopped", error=str(error))
             _fail(error)
 
@@ -211,8 +211,12 @@ def register_problems(settings: Settings, context: Context) -> list[str]:
 
 
 def secret_problems(settings: Settings, context: Context) -> list[str]:
-    """The login's client secret or certificate: expired is a problem, expiring soon a warning, printed here."""
-    expires = secret_expiry(settings.login)
+    """The login's client secret or certificate: expired or unreadable is a problem, expiring soon a warning,
+    printed here."""
+    try:
+        expires = secret_expiry(settings.login)
+    except HwcError as error:
+        return [str(error)]
     if expires is None:
         return []
     days = (expires - context.now()).total_seconds() / 86400
@@ -241,7 +245,7 @@ def server_problems(settings: Settings) -> list[str]:
     try:
         transport.probe()
         click.echo(f"smtp: ok ({transport.describe_login()} accepted)")
-    except Outage as error:
+    except HwcError as error:
         problems["smtp"] = str(error)
     for service, problem in problems.items():
         click.echo(f"{service}: problem: {problem}")

@@ -2,6 +2,7 @@
 
     HwcError
      ├── ConfigError           the service file or a secret is unusable
+     │    └── FolderMissing    a folder it names is not on the IMAP server
      ├── RulesError            the routing rules are unusable (file, line, column)
      ├── TemplateError         a template cannot be loaded or rendered
      ├── Outage                retry later: the message stays where it is, nothing is lost
@@ -31,6 +32,10 @@ class HwcError(Exception):
 
 class ConfigError(HwcError):
     pass
+
+
+class FolderMissing(ConfigError):
+    """A folder the service file names is not on the IMAP server: found at start, the admin must fix it."""
 
 
 class RulesError(HwcError):

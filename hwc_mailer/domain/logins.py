@@ -25,6 +25,10 @@ class LoginProblem(Enum):
     BASIC_AUTH_ENDED = "password-login-ended"
     ACCESS_POLICY = "access-policy"
     SEND_AS_DENIED = "send-as-denied"
+    SENDER_MAILBOX_FULL = "sender-mailbox-full"
+    RELAY_DENIED = "relay-denied"
+    NO_LOGIN_METHOD = "no-login-method"
+    SECRET_UNREADABLE = "secret-unreadable"
     LOGIN_REQUIRED = "login-required"
     PASSWORD_REFUSED = "password-refused"
 
@@ -97,6 +101,21 @@ _TEXTS: dict[LoginProblem, tuple[str, str]] = {
         "the server does not let this login send as sender.address: give it Send As on that mailbox, or make "
         "sender.address the mailbox it logs in to",
         f"hwc-mailer mag niet verzenden namens het afzenderadres; {_ADMIN} de verzendrechten herstellen"),
+    LoginProblem.SENDER_MAILBOX_FULL: (
+        "the mailbox the daemon sends from is full (Exchange refuses to submit from it): empty its Sent and Trash "
+        "folders or raise its quota",
+        f"de Leerplicht-mailbox is vol, zodat hwc-mailer niet kan verzenden; {_ADMIN} ruimte maken"),
+    LoginProblem.RELAY_DENIED: (
+        "the server does not relay for the daemon (it is not logged in, or its address is not allowed): set a login "
+        "for smtp, or allow the daemon's address on the relay or connector",
+        f"de mailserver laat hwc-mailer niet (meer) verzenden; {_ADMIN} de verzendinstellingen herstellen"),
+    LoginProblem.NO_LOGIN_METHOD: (
+        "the server offers no login method the daemon can use (no AUTH, or no XOAUTH2 for a token login, or no "
+        "PLAIN/LOGIN for a password): check host and port (the submission port) and login.method",
+        f"de mailserver biedt geen inlogmethode die hwc-mailer kan gebruiken; {_ADMIN} de instellingen controleren"),
+    LoginProblem.SECRET_UNREADABLE: (
+        "the login's secret could not be read: see the message for the file and what is wrong with it",
+        f"hwc-mailer kan zijn inloggeheim niet lezen; {_ADMIN} het bestand of de credential herstellen"),
     LoginProblem.LOGIN_REQUIRED: (
         "the server wants a login: set username and password (or login.method) for this server",
         f"de mailserver vraagt een login die niet is ingesteld; {_ADMIN} de instellingen aanvullen"),
@@ -120,15 +139,43 @@ _ANSWERS: tuple[tuple[str, LoginProblem], ...] = (
     (r"5\.7\.30|basic authentication is (not supported|disabled)|security defaults|did not meet the criteria",
      LoginProblem.BASIC_AUTH_ENDED),
     (r"5\.7\.139", LoginProblem.SMTP_AUTH_DISABLED),
-    (r"5\.7\.60|SendAsDenied|send as", LoginProblem.SEND_AS_DENIED),
-    (r"^530\b|5\.7\.0 Authentication required", LoginProblem.LOGIN_REQUIRED),
+    (r"5\.7\.60|SendAsDenied|5\.2\.252|STOREDRV\.Submission\.Exception:SendAs", LoginProblem.SEND_AS_DENIED),
+    (r"QuotaExceededException", LoginProblem.SENDER_MAILBOX_FULL),
+    (r"relay access denied|relaying denied|5\.7\.64\b|5\.7\.708\b", LoginProblem.RELAY_DENIED),
+    (r"^530\b|5\.7\.0 Authentication required|5\.7\.57\b", LoginProblem.LOGIN_REQUIRED),
     (r"invalid_client", LoginProblem.SECRET_INVALID),
 )
+
+# Problems of the account the daemon sends as: a 5xx naming one of these after the login is no verdict on the mail.
+ACCOUNT = frozenset({LoginProblem.SEND_AS_DENIED, LoginProblem.SENDER_MAILBOX_FULL, LoginProblem.RELAY_DENIED,
+                     LoginProblem.LOGIN_REQUIRED, LoginProblem.BASIC_AUTH_ENDED, LoginProblem.SMTP_AUTH_DISABLED})
+# A refusal to log in that is only for now: the server (or the token check behind it) is out of order.
+_TEMPORARY = re.compile(r"\[(UNAVAILABLE|SERVERBUG|INUSE|LIMIT)\]|temporar|try again|server busy|socket error|"
+                        r"\bEOF\b|\bBYE\b|connection (reset|closed|aborted)", re.IGNORECASE)
+
+
+def named(answer: str) -> LoginProblem | None:
+    """The problem the answer names, if it names one."""
+    for pattern, problem in _ANSWERS:
+        if re.search(pattern, answer, re.IGNORECASE):
+            return problem
+    return None
 
 
 def diagnose(answer: str, fallback: LoginProblem) -> LoginProblem:
     """The problem the answer names, else `fallback`: what a refusal at that step means when it says no more."""
-    for pattern, problem in _ANSWERS:
-        if re.search(pattern, answer, re.IGNORECASE):
-            return problem
-    return fallback
+    return named(answer) or fallback
+
+
+def account_problem(answer: str) -> LoginProblem | None:
+    """A problem of the sending account that a 5xx to MAIL, RCPT or DATA names (Exchange's SendAsDenied comes
+    after DATA), or None when the answer is about the mail or its recipient."""
+    problem = named(answer)
+    return problem if problem in ACCOUNT else None
+
+
+def temporary(answer: str) -> bool:
+    """Whether an IMAP login refusal is only for now ([UNAVAILABLE], a dropped connection): an outage, not a
+    refusal of who we are. Anything else that refuses the login is taken as a refusal: retrying soon risks a
+    lock-out."""
+    return _TEMPORARY.search(answer) is not None

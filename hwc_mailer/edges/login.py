@@ -12,24 +12,28 @@ and answers with the standing refusal meanwhile. Tokens and secrets live in memo
 an exception message or a file.
 """
 
+import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import aiosmtplib
 import msal
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from msal.exceptions import MsalServiceError
 
-from ..domain.logins import LoginProblem, diagnose
+from ..domain.logins import LoginProblem, diagnose, temporary
 from ..errors import ConfigError, LoginRefused, Outage
 from ..settings.config import MAX_RETRY_MINUTES, LoginMethod, Secret, Server
 from ..settings.config import Login as LoginSettings
@@ -47,12 +51,25 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 class TokenFailure(Exception):
     """No token: `refused` when the endpoint said no (a configuration problem), else it could not be reached.
-    `answer` is the endpoint's own error text (never a secret); the edges turn it into their LoginRefused."""
+    `answer` is the endpoint's own error text with any secret of ours masked; `problem` names the cause when it
+    is known without reading the answer. The edges turn it into their LoginRefused or outage."""
 
-    def __init__(self, answer: str, *, refused: bool) -> None:
+    def __init__(self, answer: str, *, refused: bool, problem: LoginProblem | None = None) -> None:
         super().__init__(answer)
         self.answer = answer
         self.refused = refused
+        self.problem = problem
+
+
+class NoLoginMethod(aiosmtplib.SMTPException):
+    """The SMTP server offers no AUTH mechanism the login can use."""
+
+
+async def _auth_methods(client: aiosmtplib.SMTP) -> list[str]:
+    """The AUTH mechanisms the server offers on the secured session (EHLO is said again after STARTTLS)."""
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    return list(client.server_auth_methods)
 
 
 class TokenSource(Protocol):
@@ -90,7 +107,14 @@ class PasswordLogin:
         client.login(self.username, self.password)
 
     async def smtp(self, client: aiosmtplib.SMTP) -> None:
-        await client.login(self.username, self.password)
+        """One mechanism, not aiosmtplib's every-one-in-turn: each refused attempt counts towards a lock-out."""
+        methods = await _auth_methods(client)
+        if "plain" in methods:
+            await client.auth_plain(self.username, self.password)
+        elif "login" in methods:
+            await client.auth_login(self.username, self.password)
+        else:
+            raise NoLoginMethod("the server offers no AUTH PLAIN or LOGIN")
 
 
 @dataclass(frozen=True)
@@ -111,7 +135,9 @@ class NoLogin:
 
 @dataclass(frozen=True)
 class TokenLogin:
-    """SASL XOAUTH2 as `username` (the mailbox); a refused token is renewed and tried once more."""
+    """SASL XOAUTH2 as `username` (the mailbox). A token the server refuses is renewed and tried once more; a
+    refusal that is only for now (a 4xx, [UNAVAILABLE]) is not, and a server that hangs up after the first
+    refusal leaves that refusal standing."""
 
     username: str
     tokens: TokenSource
@@ -123,14 +149,26 @@ class TokenLogin:
     def imap(self, client: IMAPClient) -> None:
         try:
             client.oauth2_login(self.username, self.tokens.token())
-        except LoginError:
-            client.oauth2_login(self.username, self.tokens.renew())
+        except LoginError as refused:
+            if temporary(str(refused)):
+                raise
+            try:
+                client.oauth2_login(self.username, self.tokens.renew())
+            except LoginError as again:
+                raise (refused if temporary(str(again)) else again) from None
 
     async def smtp(self, client: aiosmtplib.SMTP) -> None:
+        if "xoauth2" not in await _auth_methods(client):
+            raise NoLoginMethod("the server offers no AUTH XOAUTH2")
         try:
             await client.auth_xoauth2(self.username, self.tokens.token())
-        except aiosmtplib.SMTPAuthenticationError:
-            await client.auth_xoauth2(self.username, self.tokens.renew())
+        except aiosmtplib.SMTPAuthenticationError as refused:
+            if refused.code < 500:
+                raise
+            try:
+                await client.auth_xoauth2(self.username, self.tokens.renew())
+            except aiosmtplib.SMTPServerDisconnected:
+                raise refused from None
 
 
 class _Verifying(requests.Session):
@@ -141,6 +179,7 @@ class _Verifying(requests.Session):
     def __init__(self, ca_file: Path | None) -> None:
         super().__init__()
         self.verify = str(ca_file) if ca_file else True
+        self.max_redirects = 0      # a redirect would carry the client secret elsewhere: refused, never followed
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
@@ -160,34 +199,35 @@ class MicrosoftTokens:
         self.where = login.authority_host
         self._login = login
         self._app: msal.ConfidentialClientApplication | None = None
+        self._secrets: tuple[str, ...] = ()
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
             login = self._login
-            credential: str | dict[str, str] = (read_secret(login.client_secret) if login.client_secret is not None
-                                                else certificate_credential(_certificate_pem(login)))
-            try:
-                self._app = msal.ConfidentialClientApplication(
-                    login.client_id, client_credential=credential,
-                    authority=f"https://{login.authority_host}/{login.tenant_id}", instance_discovery=False,
-                    http_client=_Verifying(login.ca_file), timeout=login.timeout_seconds,
-                    token_cache=msal.TokenCache())
-            except (requests.RequestException, MsalServiceError) as error:
-                raise TokenFailure(f"{type(error).__name__} reaching {login.authority_host}", refused=False) from None
-            except ValueError as error:
-                # msal could not have the authority's configuration: its own words, and the endpoint's (AADSTS90002
-                # for an unknown tenant) in the error it came from.
-                cause = error.__context__
-                raise TokenFailure(" ".join(f"{error} {cause or ''}".split())[:300], refused=True) from None
+            with _token_failures(self.where, ()):
+                credential: str | dict[str, str] = (read_secret(login.client_secret) if login.client_secret
+                                                    else certificate_credential(_certificate_pem(login)))
+            self._secrets = (credential,) if isinstance(credential, str) else ()
+            with _token_failures(self.where, self._secrets):
+                try:
+                    self._app = msal.ConfidentialClientApplication(
+                        login.client_id, client_credential=credential,
+                        authority=f"https://{login.authority_host}/{login.tenant_id}", instance_discovery=False,
+                        http_client=_Verifying(login.ca_file), timeout=login.timeout_seconds,
+                        token_cache=msal.TokenCache())
+                except ValueError as error:
+                    if isinstance(error, json.JSONDecodeError):
+                        raise
+                    # msal could not have the authority's configuration: its own words, and the endpoint's
+                    # (AADSTS90002 for an unknown tenant) in the error it came from.
+                    raise TokenFailure(_masked(f"{error} {error.__context__ or ''}", self._secrets),
+                                       refused=True) from None
         return self._app
 
     def token(self) -> str:
         app = self._application()
-        try:
-            result = app.acquire_token_for_client(scopes=self._login.scopes)
-        except (requests.RequestException, MsalServiceError) as error:
-            raise TokenFailure(f"{type(error).__name__} reaching {self.where}", refused=False) from None
-        return _access_token(result)
+        with _token_failures(self.where, self._secrets):
+            return _access_token(app.acquire_token_for_client(scopes=self._login.scopes), self._secrets)
 
     def renew(self) -> str:
         self._application().remove_tokens_for_client()
@@ -202,7 +242,7 @@ class ClientCredentialTokens:
 
     def __init__(self, login: LoginSettings, clock: Callable[[], float] = time.monotonic) -> None:
         assert login.token_url is not None and login.client_id is not None and login.client_secret is not None
-        self.where = login.token_url.split("/")[2]
+        self.where = urlsplit(login.token_url).netloc
         self._login = login
         self._clock = clock
         self._token: str | None = None
@@ -220,38 +260,72 @@ class ClientCredentialTokens:
     def _fetch(self) -> str:
         login = self._login
         assert login.token_url is not None and login.client_secret is not None
-        form = {"grant_type": "client_credentials", "client_id": login.client_id,
-                "client_secret": read_secret(login.client_secret)}
+        with _token_failures(self.where, ()):
+            secret = read_secret(login.client_secret)
+        form = {"grant_type": "client_credentials", "client_id": login.client_id, "client_secret": secret}
         if login.scopes:
             form["scope"] = " ".join(login.scopes)
         asked = self._clock()
-        try:
+        with _token_failures(self.where, (secret,)):
             with _Verifying(login.ca_file) as session:
-                answer = session.post(login.token_url, data=form, timeout=login.timeout_seconds)
-            result = answer.json()
-        except requests.RequestException as error:
-            raise TokenFailure(f"{type(error).__name__} reaching {self.where}", refused=False) from None
-        except ValueError:
-            raise TokenFailure(f"{self.where} answered {answer.status_code} without JSON",
-                               refused=400 <= answer.status_code < 500) from None
-        if answer.status_code >= 500:
-            raise TokenFailure(f"{self.where} answered {answer.status_code}", refused=False)
-        if not isinstance(result, dict):
-            raise TokenFailure(f"{self.where} answered {answer.status_code} with no token", refused=True)
-        token = _access_token(result)
-        lifetime = float(result.get("expires_in") or 3600)
+                answer = session.post(login.token_url, data=form, timeout=login.timeout_seconds,
+                                      allow_redirects=False)
+            if answer.status_code >= 500 or 300 <= answer.status_code < 400:
+                raise TokenFailure(f"{self.where} answered {answer.status_code}", refused=False)
+            try:
+                result = json.loads(answer.content)
+            except ValueError:
+                raise TokenFailure(f"{self.where} answered {answer.status_code} without JSON",
+                                   refused=400 <= answer.status_code < 500) from None
+            token = _access_token(result if isinstance(result, dict) else None, (secret,))
+            lifetime = _seconds(result.get("expires_in"))
         self._renew_at = asked + lifetime - min(lifetime / 10, 300.0)
         return token
 
 
-def _access_token(result: dict[str, Any] | None) -> str:
+@contextmanager
+def _token_failures(where: str, secrets: Sequence[str]) -> Iterator[None]:
+    """Whatever goes wrong on the way to a token ends as a TokenFailure: a secret that cannot be read is a refusal
+    (the admin must fix it), anything else from the network, the endpoint or the libraries an outage. Nothing
+    else may escape: a login must never crash a pass or the daemon."""
+    try:
+        yield
+    except TokenFailure:
+        raise
+    except ConfigError as error:
+        raise TokenFailure(str(error), refused=True, problem=LoginProblem.SECRET_UNREADABLE) from None
+    except Exception as error:      # the one place every library error of getting a token ends
+        detail = f"{type(error).__name__} reaching {where}"
+        if isinstance(error, (requests.HTTPError, MsalServiceError)) and (text := str(error)):
+            detail += f": {text}"
+        raise TokenFailure(_masked(detail, secrets), refused=False) from None
+
+
+def _seconds(value: object) -> float:
+    """A token's lifetime (`expires_in`) as the endpoint wrote it, an hour when it is missing or not a number."""
+    try:
+        seconds = float(value) if isinstance(value, (int, float, str)) else 3600.0
+    except ValueError:
+        return 3600.0
+    return seconds if 0 < seconds < 10**7 else 3600.0
+
+
+def _masked(text: str, secrets: Sequence[str]) -> str:
+    """The text on one line and bounded, with any secret of ours in it (an endpoint may echo it) masked."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return " ".join(text.split())[:300]
+
+
+def _access_token(result: dict[str, Any] | None, secrets: Sequence[str]) -> str:
     """The token of a token endpoint's answer, or TokenFailure with its error (never the token) as the answer."""
     token = (result or {}).get("access_token")
     if isinstance(token, str) and token:
         return token
     error = (result or {}).get("error") or "no access_token"
     description = str((result or {}).get("error_description") or "").splitlines()
-    raise TokenFailure(f"{error}: {description[0] if description else ''}"[:300], refused=True)
+    raise TokenFailure(_masked(f"{error}: {description[0] if description else ''}", secrets), refused=True)
 
 
 def read_secret(secret: Secret) -> str:
@@ -271,6 +345,9 @@ def certificate_credential(pem: bytes) -> dict[str, str]:
     except (ValueError, TypeError) as error:
         raise ConfigError(f"login.certificate: not a PEM with a certificate and its unencrypted private key "
                           f"({type(error).__name__})") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError(f"login.certificate: a {type(key).__name__.removesuffix('PrivateKey')} key; Entra ID "
+                          "client certificates must be RSA (openssl req -newkey rsa:2048 ...)")
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
     return {"private_key": key_pem, "thumbprint": certificate.fingerprint(hashes.SHA1()).hex()}
@@ -327,13 +404,17 @@ class LoggingIn:
 
 class LoginGate:
     """After a refused login no new attempt for `first_pause` seconds, doubling up to an hour; until then the
-    standing refusal is raised again (with the time left), so no pass, alert or probe knocks on the server."""
+    standing refusal is raised again (with the time left), so no pass, alert or probe knocks on the server.
+
+    The pause doubles for every refusal that comes soon after the last one's pause ended, also when the login
+    itself went through in between (a sender or mailbox refused after it); a refusal long after starts afresh.
+    """
 
     def __init__(self, first_pause: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._first = first_pause
         self._clock = clock
         self._pause = 0.0
-        self._until = 0.0
+        self._until = float("-inf")
         self.refusal: LoginRefused | None = None
         self.accepted_login = False      # the last login was accepted
 
@@ -347,8 +428,10 @@ class LoginGate:
     def after(self, failure: Failure) -> Failure:
         """A refusal is remembered and starts (or doubles) the pause; any failure is returned for raising."""
         if isinstance(failure, LoginRefused):
-            self._pause = self._first if self.refusal is None else min(self._pause * 2, MAX_RETRY_MINUTES * 60)
-            self._until = self._clock() + self._pause
+            now = self._clock()
+            again = now - self._until <= max(self._pause, self._first)
+            self._pause = min(self._pause * 2, MAX_RETRY_MINUTES * 60) if again and self._pause else self._first
+            self._until = now + self._pause
             failure.retry_after = self._pause
             self.refusal = failure
             self.accepted_login = False
@@ -356,19 +439,26 @@ class LoginGate:
 
     def accepted(self) -> None:
         self.refusal = None
-        self._pause = 0.0
         self.accepted_login = True
 
 
 def login_failure(error: Exception, login: Login, where: str, refused_as: type[LoginRefused],
                   unavailable_as: type[Outage]) -> Outage:
-    """What a failed login is to the edge: a refusal (with the admin's fix) or, for a token endpoint out of reach,
-    a plain outage. `error` is the library's login error (the server's answer) or a TokenFailure."""
+    """What a failed login is to the edge: a refusal (with the admin's fix), or an outage when it is only for now
+    (a token endpoint out of reach, a 4xx, an IMAP [UNAVAILABLE] or a dropped connection). `error` is the
+    library's login error (the server's answer), a TokenFailure, or aiosmtplib's word that the server offers no
+    login the daemon can use."""
     if isinstance(error, TokenFailure):
         if not error.refused:
             return unavailable_as(f"{where}: no token: {error.answer}; check the network and the token endpoint")
-        problem = diagnose(error.answer, LoginProblem.TOKEN_NOT_ISSUED)
+        problem = error.problem or diagnose(error.answer, LoginProblem.TOKEN_NOT_ISSUED)
         return refused_as(f"{where}: no token ({error.answer}); {problem.fix}", problem)
     answer = " ".join(str(error).split())[:200]
-    problem = diagnose(answer, LoginProblem.TOKEN_REFUSED if login.uses_token else LoginProblem.PASSWORD_REFUSED)
+    code = getattr(error, "code", None)
+    if (isinstance(code, int) and code < 500) or temporary(answer):
+        return unavailable_as(f"{where}: the login failed for now ({answer}); will retry")
+    if isinstance(error, NoLoginMethod):
+        problem = LoginProblem.NO_LOGIN_METHOD
+    else:
+        problem = diagnose(answer, LoginProblem.TOKEN_REFUSED if login.uses_token else LoginProblem.PASSWORD_REFUSED)
     return refused_as(f"{where} refused the login ({login.describe()}: {answer}); {problem.fix}", problem)

@@ -18,10 +18,10 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from ..domain.logins import LoginProblem, diagnose
+from ..domain.logins import LoginProblem, account_problem, diagnose
 from ..errors import TransportLoginRefused, TransportRejected, TransportUnavailable
 from ..settings.config import Smtp, TlsMode
-from .login import LoggingIn, Login, LoginGate, TokenFailure, login_failure, tls_context
+from .login import LoggingIn, Login, LoginGate, NoLoginMethod, TokenFailure, login_failure, tls_context
 
 
 class SmtpTransport(LoggingIn):
@@ -67,12 +67,14 @@ class SmtpTransport(LoggingIn):
                    TransportUnavailable(f"{where} answered {error.code} to the sender; will retry")) from None
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refusal.code for refusal in error.recipients]
-            raise _by_codes(codes, f"{where} refused every recipient ({_codes(codes)})") from None
+            raise self._account_refused(error.recipients) or _by_codes(
+                codes, f"{where} refused every recipient ({_answers(error.recipients)})") from None
         except aiosmtplib.SMTPResponseException as error:
             if not logged_in:       # the greeting, EHLO or STARTTLS: about the server, never about the mail
                 raise TransportUnavailable(f"{where} answered {error.code} ({_short(error.message)}) before the "
                                            "login; will retry") from None
-            raise _by_codes([error.code], f"{where} answered {error.code}") from None
+            raise self._account_refused([error]) or _by_codes(
+                [error.code], f"{where} answered {_answers([error])}") from None
         except aiosmtplib.SMTPException as error:
             raise TransportUnavailable(f"{where}: {type(error).__name__}: {_short(str(error))}; "
                                        "check host, port, tls mode and that the server offers TLS") from None
@@ -83,11 +85,22 @@ class SmtpTransport(LoggingIn):
             raise TransportUnavailable(f"{where} unreachable: {error.strerror or type(error).__name__}") from None
         return len(recipients) - len(refused)
 
+    def _account_refused(self, answers: Sequence[aiosmtplib.SMTPResponseException]) -> TransportLoginRefused | None:
+        """A 5xx after the login that is about the account we send as, not the mail (Exchange's SendAsDenied after
+        DATA, a relay that no longer relays for us): a refusal of the configuration, through the gate."""
+        for answer in answers:
+            problem = account_problem(f"{answer.code} {answer.message}") if answer.code >= 500 else None
+            if problem is not None:
+                return self._gate.after(TransportLoginRefused(
+                    f"{self.where} refuses what the daemon sends as {self._sender} ({_answers([answer])}); "
+                    f"{problem.fix}", problem))
+        return None
+
     async def _logged_in(self, client: aiosmtplib.SMTP) -> None:
         """The login on a secured session: refused is the gate's refusal, any other answer an outage."""
         try:
             await self._login.smtp(client)
-        except (aiosmtplib.SMTPAuthenticationError, TokenFailure) as error:
+        except (aiosmtplib.SMTPAuthenticationError, TokenFailure, NoLoginMethod) as error:
             raise self._gate.after(login_failure(error, self._login, self.where, TransportLoginRefused,
                                                  TransportUnavailable)) from None
         except aiosmtplib.SMTPResponseException as error:
@@ -102,8 +115,8 @@ def _short(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-def _codes(codes: Sequence[int]) -> str:
-    return ", ".join(str(code) for code in codes)
+def _answers(answers: Sequence[aiosmtplib.SMTPResponseException]) -> str:
+    return ", ".join(f"{answer.code} {_short(answer.message)}" for answer in answers)[:300]
 
 
 def _by_codes(codes: Sequence[int], text: str) -> TransportUnavailable | TransportRejected:

@@ -26,7 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from ..edges.systemd import Notifier
-from ..errors import HwcError, LoginRefused, Outage
+from ..errors import FolderMissing, HwcError, LoginRefused, Outage
 from .pipeline import Context, Edges
 from .setup import assemble
 
@@ -102,8 +102,10 @@ class Daemon:
                 self.edges.mailbox.close()
                 troubled = True
                 self._pause(error.retry_after)
-            except Outage as error:
-                log.error("outage", error=str(error), seconds=backoff)
+            except FolderMissing:
+                raise
+            except HwcError as error:       # an outage, or a failure no message caused (sealing an alert)
+                log.error("outage" if isinstance(error, Outage) else "pass-failed", error=str(error), seconds=backoff)
                 self._notify.status(f"outage, retrying in {backoff:.0f}s")
                 self.edges.mailbox.close()
                 troubled = True

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import structlog
 
-from ..errors import ConfigError
+from ..errors import FolderMissing
 from ..settings.config import SENT_ROLE, TRASH_ROLE, Folders
 
 log = structlog.get_logger("hwc_mailer.folders")
@@ -23,13 +23,13 @@ class FolderFinder(Protocol):
 
 
 def resolve_folders(mailbox: FolderFinder, configured: Folders) -> tuple[Folders, list[str]]:
-    """The folders with Sent and Trash by their real names, and warnings (a role no folder has); ConfigError when
+    """The folders with Sent and Trash by their real names, and warnings (a role no folder has); FolderMissing when
     a named folder does not exist."""
     missing = [f"folders.{key}: {name!r}" for key, name in (("inbox", configured.inbox), ("sent", configured.sent),
                                                              ("trash", configured.trash))
                if name is not None and name not in (SENT_ROLE, TRASH_ROLE) and mailbox.find_folder(name) is None]
     if missing:
-        raise ConfigError(f"{'; '.join(missing)}: no such folder on the IMAP server; write the name as the server "
+        raise FolderMissing(f"{'; '.join(missing)}: no such folder on the IMAP server; write the name as the server "
                           "shows it, leave sent and trash out to find them by their role, or set them to null when "
                           "the server keeps no such folder")
     found: dict[str, str | None] = {}

@@ -17,7 +17,7 @@ import structlog
 
 from ..domain.reasons import Reason
 from ..edges.login import secret_expiry
-from ..errors import LoginRefused
+from ..errors import ConfigError, LoginRefused
 from ..settings.config import Login
 from .alerts import REPEAT_EVERY, Alert, Alerter
 from .pipeline import Edges
@@ -33,10 +33,10 @@ def refused_event(service: str) -> str:
 
 @dataclass(frozen=True)
 class Told:
-    """What a refusal came to: who was told, and whether the daemon can still tell anyone at all."""
+    """What a refusal came to: how officers were told, and whether the daemon can still tell anyone at all."""
 
-    how: str            # "by mail", "in folder NAME", "before" (this refusal was told already), "nobody"
-    stranded: bool      # both servers refuse: nobody can be told by the daemon
+    how: str | None     # "by mail", "in folder NAME", "before" (told already), None: not yet (it is tried again)
+    stranded: bool      # both servers refuse the login: the daemon can tell nobody
 
     def status(self, refusal: LoginRefused) -> str:
         """The systemd STATUS line: no secret, no content; the admin's fix is in the journal and `check`."""
@@ -44,7 +44,7 @@ class Told:
         if self.stranded:
             return (f"CRITICAL: imap and smtp refuse the login ({refusal.problem.value}); officers cannot be told; "
                     f"next try in {minutes:.0f} min; run hwc-mailer check")
-        told = "officers told before" if self.how == "before" else f"officers told {self.how}"
+        told = "officers not told yet" if self.how is None else f"officers told {self.how}"
         return (f"{refusal.service} refuses the login ({refusal.problem.value}); {told}; signals wait in the inbox; "
                 f"next try in {minutes:.0f} min")
 
@@ -61,15 +61,15 @@ class LoginWatch:
         alert = Alert(refused_event(refusal.service), Reason.LOGIN_REFUSED,
                       detail=f"{refusal.service}: {refusal.problem.dutch} ({refusal.problem.value})")
         self._unsettled.add(refusal.service)
+        how: str | None
         if not self._alerter.due(alert):
             how = "before"
-        elif refusal.service == "imap":
-            how = "by mail" if self._alerter.tell(alert) else "nobody"
-        else:
+        elif refusal.service == "imap":         # held when mail cannot go out either: it goes when it can
+            how = "by mail" if self._alerter.tell(alert) else None
+        else:                                   # not filed when the mailbox is out of reach: tried again next time
             how = f"in folder {self._folder}" if self._alerter.file(alert, self._edges.mailbox, self._folder) \
-                else "nobody"
-        stranded = how == "nobody" or (self._edges.mailbox.refusal is not None
-                                       and self._edges.transport.refusal is not None)
+                else None
+        stranded = self._edges.mailbox.refusal is not None and self._edges.transport.refusal is not None
         if stranded:
             log.critical("login-refused-everywhere", service=refusal.service, reason=refusal.problem.value,
                          error=str(refusal))
@@ -88,8 +88,13 @@ class LoginWatch:
 
 
 def secret_alerts(login: Login, now: datetime, days: int) -> list[Alert]:
-    """The login's client secret or certificate expires within `days` (or has): told weekly until replaced."""
-    expires = secret_expiry(login)
+    """The login's client secret or certificate expires within `days` (or has): told weekly until replaced. A
+    certificate that cannot be read is told by the login it breaks, not here."""
+    try:
+        expires = secret_expiry(login)
+    except ConfigError as error:
+        log.warning("login-secret-unreadable", error=str(error))
+        return []
     if expires is None or (expires - now).total_seconds() >= days * 86400:
         return []
     left = (expires - now).days

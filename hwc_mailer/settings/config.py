@@ -123,7 +123,8 @@ class Login(Strict):
                                                          "instead of a client secret")
     authority_host: str = Field("login.microsoftonline.com", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$",
                                 description="microsoft: the Entra sign-in host (other clouds differ)")
-    token_url: str | None = Field(None, pattern=r"^https://\S+$", description="oauth2: the token endpoint (https)")
+    token_url: str | None = Field(None, pattern=r"^https://[^/@\s]+(/\S*)?$",
+                                  description="oauth2: the token endpoint (https, no credentials in it)")
     scope: str | None = Field(None, description=f"space-separated scopes; microsoft: {MICROSOFT_SCOPE}")
     ca_file: Path | None = Field(None, description="CA bundle to verify the token endpoint with, instead of the "
                                                    "system store")
@@ -150,6 +151,8 @@ class Login(Strict):
             raise ValueError(f"method {self.method.value} needs {', '.join(missing)}")
         if self.method is LoginMethod.microsoft and (self.client_secret is None) == (self.certificate is None):
             raise ValueError("method microsoft needs exactly one of client_secret and certificate")
+        if self.client_secret_expires is not None and self.client_secret is None:
+            raise ValueError("client_secret_expires goes with client_secret (a certificate's expiry is read from it)")
         return self
 
     @property
@@ -186,6 +189,8 @@ class Folders(Strict):
     def _alerts_apart(self) -> "Folders":
         if self.alerts.casefold() in ("inbox", self.inbox.casefold()):
             raise ValueError("alerts must not be the inbox: the daemon reads everything there as possible signals")
+        if self.alerts in (self.quarantine, self.manual, self.sent, self.trash):
+            raise ValueError("alerts must be a folder of its own, not the quarantine, manual, sent or trash folder")
         return self
 
 

@@ -334,3 +334,61 @@ def test_the_daemon_waits_minutes_after_a_refusal_says_so_to_systemd_and_sends_o
     assert len(run.world.dovecot.messages(OFFICE, ALERTS)) == 1, "told once"
     assert child.events("login-accepted")
     assert_no_secrets(run, oauth, login, [child.output])
+
+
+def test_exchange_refusing_to_send_as_the_office_after_data_never_parks_the_signal(run: Run,
+                                                                                   relay: RelaySmtp) -> None:
+    """Exchange says SendAsDenied only after DATA: about the account we send as, not about this signal."""
+    world = run.world
+    signal_waiting(run)
+    relay.handler.data_reply = ("554 5.2.252 SendAsDenied; leerplicht@maastricht.example.nl not allowed to send as "
+                                "leerplicht@maastricht.example.nl; STOREDRV.Submission.Exception:SendAsDeniedException")
+
+    failed = run.cli("once")
+
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "SendAsDenied" in failed.stderr
+    assert len(world.dovecot.messages(OFFICE)) == 1 and world.dovecot.messages(OFFICE, MANUAL) == []
+    (alert,) = world.dovecot.messages(OFFICE, ALERTS)
+    assert "send-as-denied" in read_plain(alert)
+    relay.handler.data_reply = None
+    assert InProcess(run).once() == [Delivered(tuple(school.code for school in world.schools), 2)]
+
+
+def test_a_token_endpoint_out_of_order_is_an_outage_not_a_refusal(run: Run, oauth: OAuthServer) -> None:
+    """503 from the token endpoint: retried soon, nobody is told that the configuration is wrong."""
+    login = TokenLogin(run, oauth)
+    signal_waiting(run)
+    oauth.unavailable = True
+
+    failed = run.cli("once", config=login.config)
+
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "no token" in failed.stderr and "check the network and the token endpoint" in failed.stderr
+    assert '"event": "outage"' in failed.stderr and "login-refused" not in failed.stderr
+    assert run.world.officer_mail() == [] and run.world.dovecot.messages(OFFICE, ALERTS) == []
+    assert len(run.world.dovecot.messages(OFFICE)) == 1
+    oauth.unavailable = False
+    assert InProcess(run).once(login.config) == [Delivered(tuple(school.code for school in run.world.schools), 2)]
+
+
+def test_with_both_servers_refusing_the_daemon_says_critical_to_systemd_and_the_journal(
+        run: Run, oauth: OAuthServer) -> None:
+    login = TokenLogin(run, oauth, retry_minutes=0.05)
+    oauth.refuse("imap")
+    oauth.refuse("smtp")
+    signal_waiting(run)
+    notify = NotifySocket(run.directory)
+    try:
+        with daemon(run, login.config, env=notify.env) as child:
+            notify.await_message(lambda message: "READY=1" in message)
+            status = notify.await_message(lambda message: "STATUS=CRITICAL: imap and smtp refuse the login" in message)
+            child.await_event("login-refused-everywhere")
+            code = child.terminate()
+    finally:
+        notify.close()
+    assert code == 0
+    assert "officers cannot be told" in status and "hwc-mailer check" in status
+    assert '"level": "critical"' in child.events("login-refused-everywhere")[0]
+    assert len(run.world.dovecot.messages(OFFICE)) == 1 and run.world.dovecot.messages(OFFICE, MANUAL) == []
+    assert_no_secrets(run, oauth, login, [child.output, *notify.messages])

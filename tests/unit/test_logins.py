@@ -7,15 +7,31 @@ Tenants, applications and hosts are invented.
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from imapclient.exceptions import LoginError
 
-from hwc_mailer.domain.logins import LoginProblem, diagnose
-from hwc_mailer.edges.login import LoginGate, certificate_credential, secret_expiry
-from hwc_mailer.errors import ConfigError, LoginRefused, MailboxLoginRefused, TransportLoginRefused
+from hwc_mailer.domain.logins import LoginProblem, account_problem, diagnose
+from hwc_mailer.edges.login import (
+    LoginGate,
+    NoLoginMethod,
+    PasswordLogin,
+    TokenFailure,
+    certificate_credential,
+    login_failure,
+    secret_expiry,
+)
+from hwc_mailer.errors import (
+    ConfigError,
+    LoginRefused,
+    MailboxLoginRefused,
+    MailboxUnavailable,
+    TransportLoginRefused,
+)
 from hwc_mailer.service.folders import resolve_folders
 from hwc_mailer.service.logins import Told, secret_alerts
 from hwc_mailer.settings.config import Folders, Login, LoginMethod, load_settings
@@ -126,6 +142,10 @@ def test_the_alerts_folder_is_never_the_inbox(tmp_path: Path) -> None:
     ("(550, '5.7.30 Basic authentication is not supported for Client Submission.')", LoginProblem.BASIC_AUTH_ENDED),
     ("550 5.7.60 SMTP; Client does not have permissions to send as this sender", LoginProblem.SEND_AS_DENIED),
     ("530 5.7.0 Authentication required", LoginProblem.LOGIN_REQUIRED),
+    ("554 5.2.252 SendAsDenied; leerplicht@example.nl not allowed to send as x; STOREDRV.Submission.Exception:"
+     "SendAsDeniedException.MapiExceptionSendAsDenied", LoginProblem.SEND_AS_DENIED),
+    ("554 5.2.0 STOREDRV.Submission.Exception:QuotaExceededException", LoginProblem.SENDER_MAILBOX_FULL),
+    ("554 5.7.1 <hwc@school.example.nl>: Relay access denied", LoginProblem.RELAY_DENIED),
 ])
 def test_a_refusal_is_read_for_what_the_admin_must_fix(answer: str, problem: LoginProblem) -> None:
     assert diagnose(answer, LoginProblem.TOKEN_REFUSED) is problem
@@ -134,6 +154,18 @@ def test_a_refusal_is_read_for_what_the_admin_must_fix(answer: str, problem: Log
 def test_a_refusal_that_says_nothing_known_is_what_the_step_means() -> None:
     assert diagnose("b'[AUTHENTICATIONFAILED] Authentication failed.'",
                     LoginProblem.PASSWORD_REFUSED) is LoginProblem.PASSWORD_REFUSED
+
+
+@pytest.mark.parametrize(("answer", "account"), [
+    ("554 5.2.252 SendAsDenied; not allowed to send as", True),
+    ("554 5.7.1 Relay access denied", True),
+    ("550 5.1.1 <hwc@school.example.nl>: mailbox unknown", False),
+    ("552 5.2.2 mailbox full", False),
+    ("554 5.7.1 message rejected as spam", False),
+])
+def test_only_a_refusal_of_the_sending_account_is_taken_from_a_5xx_after_the_login(answer: str,
+                                                                                   account: bool) -> None:
+    assert (account_problem(answer) is not None) is account
 
 
 def test_every_problem_has_an_admin_fix_and_dutch_words_for_officers() -> None:
@@ -168,7 +200,7 @@ def test_after_a_refused_login_nothing_knocks_on_the_server_until_the_pause_is_o
     gate.check()
 
 
-def test_each_refusal_doubles_the_pause_up_to_an_hour_and_an_accepted_login_ends_it() -> None:
+def test_each_refusal_doubles_the_pause_up_to_an_hour_and_one_long_after_starts_afresh() -> None:
     clock = Clock()
     gate = LoginGate(300.0, clock)
     pauses = []
@@ -178,7 +210,51 @@ def test_each_refusal_doubles_the_pause_up_to_an_hour_and_an_accepted_login_ends
     assert pauses == [300, 600, 1200, 2400, 3600, 3600]
     gate.accepted()
     assert gate.refusal is None and gate.accepted_login
+    clock.now += 2 * 3600
     assert gate.after(MailboxLoginRefused("imap refused", LoginProblem.TOKEN_REFUSED)).retry_after == 300
+
+
+def test_a_refusal_right_after_an_accepted_login_still_doubles_the_pause() -> None:
+    """Exchange takes the login and then refuses the sender or the mailbox: the pause must grow all the same."""
+    clock = Clock()
+    gate = LoginGate(300.0, clock)
+    pauses = []
+    for _ in range(3):
+        gate.accepted()
+        pauses.append(gate.after(TransportLoginRefused("sender refused", LoginProblem.SEND_AS_DENIED)).retry_after)
+        clock.now += pauses[-1]
+    assert pauses == [300, 600, 1200]
+
+
+def test_a_failure_that_is_no_refusal_leaves_the_gate_open() -> None:
+    gate = LoginGate(300.0, Clock())
+    outage = gate.after(MailboxUnavailable("imap down"))
+    assert isinstance(outage, MailboxUnavailable) and gate.refusal is None
+    gate.check()
+
+
+PASSWORD = PasswordLogin("leerplicht@example.nl", "geheim")
+
+
+@pytest.mark.parametrize(("error", "refused", "problem"), [
+    (aiosmtplib.SMTPAuthenticationError(535, "5.7.3 Authentication unsuccessful"), True,
+     LoginProblem.PASSWORD_REFUSED),
+    (aiosmtplib.SMTPAuthenticationError(454, "4.7.0 Temporary authentication failure"), False, None),
+    (LoginError("b'[UNAVAILABLE] Temporary authentication failure.'"), False, None),
+    (LoginError("socket error: EOF occurred in violation of protocol"), False, None),
+    (LoginError("b'[AUTHENTICATIONFAILED] Authentication failed.'"), True, LoginProblem.PASSWORD_REFUSED),
+    (NoLoginMethod("the server offers no AUTH PLAIN or LOGIN"), True, LoginProblem.NO_LOGIN_METHOD),
+    (TokenFailure("ConnectionError reaching login.microsoftonline.com", refused=False), False, None),
+    (TokenFailure("invalid_client: AADSTS7000222: expired", refused=True), True, LoginProblem.SECRET_EXPIRED),
+    (TokenFailure("cannot read secret file /etc/x: Permission denied", refused=True,
+                  problem=LoginProblem.SECRET_UNREADABLE), True, LoginProblem.SECRET_UNREADABLE),
+])
+def test_a_failed_login_is_a_refusal_only_when_the_server_or_endpoint_said_no(
+        error: Exception, refused: bool, problem: LoginProblem | None) -> None:
+    failure = login_failure(error, PASSWORD, "IMAP server x:993", MailboxLoginRefused, MailboxUnavailable)
+    assert isinstance(failure, LoginRefused) is refused
+    assert not refused or (isinstance(failure, LoginRefused) and failure.problem is problem)
+    assert "geheim" not in str(failure)
 
 
 def test_the_status_line_says_who_refuses_and_who_was_told_and_never_more() -> None:
@@ -188,7 +264,8 @@ def test_the_status_line_says_who_refuses_and_who_was_told_and_never_more() -> N
     told = Told("in folder HWC-Meldingen", stranded=False).status(refusal)
     assert told == ("smtp refuses the login (smtp-auth-disabled); officers told in folder HWC-Meldingen; signals "
                     "wait in the inbox; next try in 10 min")
-    stranded = Told("nobody", stranded=True).status(refusal)
+    assert "officers not told yet" in Told(None, stranded=False).status(refusal)
+    stranded = Told(None, stranded=True).status(refusal)
     assert stranded.startswith("CRITICAL: imap and smtp refuse the login") and "secret" not in stranded
 
 
@@ -255,6 +332,20 @@ def test_a_certificate_gives_msal_its_key_and_thumbprint_and_its_expiry(tmp_path
     login = microsoft(certificate={"file": path})
     expires = secret_expiry(login)
     assert expires is not None and timedelta(days=9) < expires - datetime.now(UTC) < timedelta(days=11)
+
+
+def test_a_certificate_with_an_ec_key_is_refused_as_entra_takes_rsa(tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hwc-mailer test")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=9))
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with pytest.raises(ConfigError) as caught:
+        certificate_credential(pem)
+    assert "must be RSA" in str(caught.value)
 
 
 def test_a_certificate_without_its_key_is_a_clear_error(tmp_path: Path) -> None:
