@@ -374,10 +374,13 @@ def token_source(login: LoginSettings) -> TokenSource | None:
 
 
 def login_for(server: Server, tokens: TokenSource | None) -> Login:
+    """A token login as the server's username; without a username (an SMTP relay that takes the daemon by its
+    address, such as a Microsoft 365 connector) no login at all."""
+    if server.username is None:
+        return NoLogin()
     if tokens is not None:
-        assert server.username is not None
         return TokenLogin(server.username, tokens)
-    if server.username is None or server.password is None:
+    if server.password is None:
         return NoLogin()
     return PasswordLogin(server.username, server.password.read(check_secret))
 

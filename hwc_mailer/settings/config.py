@@ -324,8 +324,6 @@ class Settings(Strict):
             if server.password is not None:
                 raise ValueError(f"no password with login method {login.method.value} (the token is the password): "
                                  "remove it")
-            if server.username is None:
-                raise ValueError(f"username (the mailbox) is required with login method {login.method.value}")
         elif isinstance(server, Imap) and server.password is None:
             raise ValueError("password is required with login method password")
         elif (server.username is None) != (server.password is None):

@@ -18,12 +18,16 @@ from imapclient.exceptions import LoginError
 from hwc_mailer.domain.logins import LoginProblem, account_problem, diagnose
 from hwc_mailer.edges.login import (
     LoginGate,
+    NoLogin,
     NoLoginMethod,
     PasswordLogin,
     TokenFailure,
+    TokenLogin,
     certificate_credential,
     login_failure,
+    login_for,
     secret_expiry,
+    token_source,
 )
 from hwc_mailer.errors import (
     ConfigError,
@@ -99,12 +103,15 @@ def test_a_password_beside_a_token_login_is_refused_at_its_server(tmp_path: Path
     assert_points_at(message, tmp_path / "config.yaml", line_of(text, "imap:"))
 
 
-def test_a_token_login_needs_the_mailbox_as_smtp_username(tmp_path: Path) -> None:
+def test_a_token_login_may_send_through_a_relay_that_takes_the_daemon_by_its_address(tmp_path: Path) -> None:
+    """Microsoft 365's connector relay: IMAP with a token, SMTP with no login at all."""
     text = MICROSOFT + without_passwords().replace("  tls: starttls\n  ca_file: tls/ca.pem\n  username: "
                                                    "leerplicht@example.nl\n", "  tls: starttls\n")
-    message = config_error(tmp_path, text)
-    assert "username (the mailbox) is required with login method microsoft" in message
-    assert_points_at(message, tmp_path / "config.yaml", line_of(text, "smtp:"))
+    settings = load_settings(write(tmp_path, text))
+    assert settings.smtp.username is None and settings.imap.username == "leerplicht@example.nl"
+    tokens = token_source(settings.login)
+    assert isinstance(login_for(settings.smtp, tokens), NoLogin)
+    assert isinstance(login_for(settings.imap, tokens), TokenLogin)
 
 
 def test_a_password_login_still_needs_the_imap_password(tmp_path: Path) -> None:
