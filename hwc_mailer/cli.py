@@ -108,6 +108,7 @@ def once(invocation: Invocation) -> None:
     with opened(invocation) as (_, context, edges):
         services = assemble(edges, context)
         try:
+            services.maintenance.on_time()
             services.maintenance.tidy()
             outcomes = services.pipeline.process_waiting()
             services.logins.settle()

@@ -77,6 +77,11 @@ class Reason(Enum):
     CONTACT_KEY_UNUSABLE = "contact-key-unusable"
     KEY_EXPIRING = "key-expiring"
     KEY_UNUSABLE = "key-unusable"
+    # About time: a signal not at its school before the school day, delayed, or a held message about to go.
+    NOT_AT_SCHOOL = "not-at-school"
+    DELAYED = "delayed"
+    DELIVERED_LATE = "delivered-late"
+    HELD_EXPIRING = "held-expiring"
     # About the daemon's own login to its mail servers, not about a message.
     LOGIN_REFUSED = "login-refused"
     LOGIN_SECRET_EXPIRING = "login-secret-expiring"
@@ -301,6 +306,24 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
     Reason.KEY_UNUSABLE: (
         None, "Een sleutel die in de regels staat, is niet bruikbaar (ontbreekt, verlopen, ingetrokken, niet "
               "gecertificeerd of hoort niet bij het adres).", _KEY_OWNER),
+    Reason.NOT_AT_SCHOOL: (
+        None, "Deze signalen zijn nog niet bij de school, en de schooldag begint binnenkort. Het kind kan de school "
+              "binnenlopen zonder dat de school het weet.",
+        "Handel elk signaal hieronder nu af: in de map Handmatig volgens de eerdere melding over dat signaal, of, "
+        "als het nog in de inbox wacht (door een storing), door de school zelf te bellen of een beveiligde mail te "
+        "sturen. Meld storingen aan de beheerder."),
+    Reason.DELAYED: (
+        None, "Een bericht dat een signaal kan zijn, wacht door een storing langer dan gewoonlijk in de inbox; het is "
+              "nog niet bij een school.",
+        "U hoeft nu niets te doen: hwc-mailer verstuurt het zodra de storing voorbij is en meldt dat. Duurt het tot "
+        "vlak voor schooltijd, dan krijgt u een aparte melding. Meld de storing aan de beheerder."),
+    Reason.DELIVERED_LATE: (
+        None, "Een signaal dat door een storing vertraagd was, is nu alsnog bij de school.",
+        "U hoeft niets te doen: de school heeft het signaal nu."),
+    Reason.HELD_EXPIRING: (
+        None, "Een bericht in de map van hwc-mailer wordt over een dag automatisch verwijderd, zoals het convenant "
+              "vraagt (gegevens worden niet bewaard).",
+        "Is het signaal nog niet afgehandeld, doe dat dan voor die tijd. Daarna is het bericht weg."),
     Reason.LOGIN_REFUSED: (
         None, "hwc-mailer kan niet inloggen bij de mailserver. Signalen blijven veilig in de inbox van Leerplicht "
               "staan en worden verstuurd zodra het inloggen weer lukt: er gaat niets verloren, maar tot dan bereikt "

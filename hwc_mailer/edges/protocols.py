@@ -7,7 +7,7 @@ double implements the Protocol directly instead of subclassing a real client, an
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from enum import StrEnum
@@ -141,6 +141,7 @@ class Journal:
     outcome: str | None
     delivered: frozenset[str]
     attempts: int
+    since: datetime | None = field(default=None, compare=False)    # when the daemon first tried it
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,25 @@ class PendingAlert:
     reason: Reason
     folder: str | None
     detail: str
+    items: tuple[str, ...] = ()
+
+
+# The counters' outcome for a held message purged after the retention time.
+EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A message the daemon placed in the manual or quarantine folder, as the store records it: no content."""
+
+    source: str
+    ref: str
+    folder: str
+    message_id: str
+    size: int
+    outcome: str
+    arrived: datetime
+    placed: datetime
 
 
 class Store(Protocol):
@@ -217,6 +237,14 @@ class Store(Protocol):
     def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]: ...
 
     def retire_alert(self, event: str) -> None: ...
+
+    def record_placed(self, placed: Placed) -> None: ...
+
+    def placed(self) -> list[Placed]: ...
+
+    def forget_placed(self, source: str, *, expired_in: str | None = None) -> None: ...
+
+    def waiting_since(self, prefix: str) -> dict[str, datetime]: ...
 
     def counters(self) -> list[CounterRow]: ...
 

@@ -16,6 +16,7 @@ transaction, so an upgrade keeps the journal of signals in flight.
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, selec
 
 from ..domain.reasons import Reason
 from ..errors import ConfigError
-from .protocols import AlertKind, CounterRow, Journal, PendingAlert, Tally
+from .protocols import EXPIRED, AlertKind, CounterRow, Journal, PendingAlert, Placed, Tally
 
 
 class Counter(SQLModel, table=True):
@@ -92,6 +93,22 @@ class AlertPending(SQLModel, table=True):
     reason: str                                   # a Reason code
     folder: str | None = None
     detail: str = ""                              # a school code or key fingerprint; never personal data
+    items: str = Field(default="", sa_column_kwargs={"server_default": ""})  # a digest's lines, one per line
+
+
+class PlacedMessage(SQLModel, table=True):
+    """A message the daemon placed in the manual or quarantine folder: found there again by its exact Message-ID
+    and size (never anything else a person filed), escalated before the school day, purged after the retention.
+    No school, no name: the outcome's reason code and times."""
+
+    source: str = Field(primary_key=True)         # FOLDER:UIDVALIDITY:UID where it came from
+    ref: str = Field(unique=True)                 # short and random: how officers name it
+    folder: str
+    message_id: str                               # "" when it has no well-formed one: then it cannot be found again
+    size: int
+    outcome: str                                  # manual:<reason> or quarantined:<reason>
+    arrived: datetime                             # when the daemon first saw it in INBOX
+    placed: datetime
 
 
 class SchemaVersion(SQLModel, table=True):
@@ -130,8 +147,17 @@ def _alert_budgets(connection: Connection) -> None:
     SQLModel.metadata.create_all(connection, tables=[SQLModel.metadata.tables["alertpending"]])
 
 
+def _placed_messages(connection: Connection) -> None:
+    """Version 4: what the daemon placed in the manual and quarantine folders, for escalation and retention; a
+    waiting alert keeps its digest's lines."""
+    SQLModel.metadata.create_all(connection, tables=[SQLModel.metadata.tables["placedmessage"]])
+    # An upgrade from version 2 made alertpending with today's model, items and all.
+    if "items" not in {column["name"] for column in inspect(connection).get_columns("alertpending")}:
+        connection.execute(text("ALTER TABLE alertpending ADD COLUMN items VARCHAR NOT NULL DEFAULT ''"))
+
+
 # Each step brings the schema from version N to N+1; version 1 is the first landed schema.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_journal_by_delivery, _alert_budgets)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_journal_by_delivery, _alert_budgets, _placed_messages)
 LATEST = 1 + len(MIGRATIONS)
 
 
@@ -190,7 +216,8 @@ class SqlStore:
         with Session(self._engine) as session:
             row = session.get(JournalSource, source)
             deliveries = session.exec(select(JournalDelivery.delivery).where(JournalDelivery.source == source)).all()
-            return Journal(row.outcome if row else None, frozenset(deliveries), row.attempts if row else 0)
+            return Journal(row.outcome if row else None, frozenset(deliveries), row.attempts if row else 0,
+                           _aware(row.at) if row else None)
 
     def journals(self, prefix: str) -> dict[str, Journal]:
         """The journal of every source under `prefix` (one folder and UIDVALIDITY), read in one go per pass."""
@@ -200,8 +227,8 @@ class SqlStore:
             for source, delivery in session.exec(select(JournalDelivery.source, JournalDelivery.delivery).where(
                     col(JournalDelivery.source).startswith(prefix))).all():
                 deliveries.setdefault(source, set()).add(delivery)
-            return {row.source: Journal(row.outcome, frozenset(deliveries.get(row.source, ())), row.attempts)
-                    for row in rows}
+            return {row.source: Journal(row.outcome, frozenset(deliveries.get(row.source, ())), row.attempts,
+                                        _aware(row.at)) for row in rows}
 
     def record_delivery(self, source: str, delivery: str, at: datetime) -> None:
         with Session(self._engine) as session:
@@ -321,7 +348,7 @@ class SqlStore:
         with Session(self._engine) as session:
             if session.exec(select(AlertPending.number).where(AlertPending.event == pending.event)).first() is None:
                 session.add(AlertPending(event=pending.event, kind=pending.kind.value, reason=pending.reason.value,
-                                         folder=pending.folder, detail=pending.detail))
+                                         folder=pending.folder, detail=pending.detail, items="\n".join(pending.items)))
                 session.commit()
 
     def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]:
@@ -329,8 +356,8 @@ class SqlStore:
         with Session(self._engine) as session:
             rows = session.exec(select(AlertPending).where(AlertPending.kind == kind.value)
                                 .order_by(col(AlertPending.number))).all()
-            return [PendingAlert(row.event, AlertKind(row.kind), Reason(row.reason), row.folder, row.detail)
-                    for row in rows]
+            return [PendingAlert(row.event, AlertKind(row.kind), Reason(row.reason), row.folder, row.detail,
+                                 tuple(filter(None, row.items.split("\n")))) for row in rows]
 
     def retire_alert(self, event: str) -> None:
         """A standing problem is over: the event may be told again when it comes back, and a copy still waiting is
@@ -342,6 +369,42 @@ class SqlStore:
                 session.delete(sent)
             session.exec(delete(AlertPending).where(col(AlertPending.event) == event))
             session.commit()
+
+    def record_placed(self, placed: Placed) -> None:
+        """Before the move: a resumed move finds the row it already has (the first placement time stays)."""
+        with Session(self._engine) as session:
+            if session.get(PlacedMessage, placed.source) is None:
+                session.add(PlacedMessage(**asdict(placed)))
+                session.commit()
+
+    def placed(self) -> list[Placed]:
+        """Every message the daemon placed that is still recorded, oldest first."""
+        with Session(self._engine) as session:
+            rows = session.exec(select(PlacedMessage).order_by(col(PlacedMessage.placed))).all()
+            return [Placed(row.source, row.ref, row.folder, row.message_id, row.size, row.outcome, _aware(row.arrived),
+                         _aware(row.placed)) for row in rows]
+
+    def forget_placed(self, source: str, *, expired_in: str | None = None) -> None:
+        """The message left its folder (a person finished it): its row goes. `expired_in` (a month) when the
+        daemon purged it after the retention: then the `expired` counter goes up in the same transaction."""
+        with Session(self._engine) as session:
+            row = session.get(PlacedMessage, source)
+            if row is None:
+                return
+            session.delete(row)
+            if expired_in is not None:
+                counter = session.get(Counter, (expired_in, "", EXPIRED)) or Counter(
+                    month=expired_in, municipality="", outcome=EXPIRED)
+                counter.signals += 1
+                session.add(counter)
+            session.commit()
+
+    def waiting_since(self, prefix: str) -> dict[str, datetime]:
+        """Sources under `prefix` without an outcome yet (an outage keeps them), with when they were first seen."""
+        with Session(self._engine) as session:
+            rows = session.exec(select(JournalSource).where(col(JournalSource.source).startswith(prefix),
+                                                            col(JournalSource.outcome).is_(None))).all()
+            return {row.source: _aware(row.at) for row in rows}
 
     def counters(self) -> list[CounterRow]:
         with Session(self._engine) as session:

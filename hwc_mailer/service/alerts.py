@@ -56,8 +56,9 @@ BUDGET_WINDOW = timedelta(hours=1)
 JUNK = frozenset(reason for reason in Reason if reason.disposition is Disposition.QUARANTINED)
 # The digest's event: told again at most once per BUDGET_WINDOW.
 DIGEST = "junk-digest"
-# Notices about the daemon's own login to its servers: the alert template opens them as such.
-LOGIN = frozenset({Reason.LOGIN_REFUSED, Reason.LOGIN_SECRET_EXPIRING})
+# Notices the alert template opens in their own words: about the login, about time.
+KINDS = {Reason.LOGIN_REFUSED: "login", Reason.LOGIN_SECRET_EXPIRING: "login", Reason.NOT_AT_SCHOOL: "escalation",
+         Reason.DELAYED: "delay", Reason.DELIVERED_LATE: "delay", Reason.HELD_EXPIRING: "retention"}
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,13 @@ class Alert:
     detail: str = ""                # a school code or key fingerprint; never personal data
     repeat_after: timedelta | None = None
     count: int = 1                  # how many messages it is about: more than one only for the junk digest
+    items: tuple[str, ...] = ()     # one line each (a reference, a reason, a folder): a digest's list
 
     @property
     def kind(self) -> str:
-        """quarantined | manual | key | login: which opening the alert template uses."""
-        if self.reason in LOGIN:
-            return "login"
+        """quarantined | manual | key | login | escalation | delay | retention: which opening the template uses."""
+        if self.reason in KINDS:
+            return KINDS[self.reason]
         return self.reason.disposition.value if self.reason.disposition else "key"
 
     @property
@@ -99,8 +101,9 @@ class Alerter:
         self._now = now
         self._transport_down = False
 
-    def tell(self, alert: Alert) -> bool:
-        """Send the alert to every officer unless this event was told already; True when it went out now.
+    def tell(self, alert: Alert, covers: Sequence[str] = ()) -> bool:
+        """Send the alert to every officer unless this event was told already; True when it went out now, and
+        then the events it `covers` (a digest's items) count as told too.
 
         False when it was told before, or when it waits: in the store, for `send_pending` (a genuine alert) or
         for the digest (junk).
@@ -112,7 +115,7 @@ class Alerter:
             return self._hold(alert, "outage")
         if not self._within_budget(alert.budget, now):
             return self._hold(alert, "over-budget")
-        if not self._send(alert, alert.budget, now):
+        if not self._send(alert, alert.budget, now, covers):
             return self._hold(alert, "not-accepted")
         return True
 
@@ -161,7 +164,8 @@ class Alerter:
         sent = 0
         for pending in waiting:
             if not self._within_budget(AlertKind.genuine, now) or not self._send(
-                    Alert(pending.event, pending.reason, pending.folder, pending.detail), AlertKind.genuine, now):
+                    Alert(pending.event, pending.reason, pending.folder, pending.detail, items=pending.items),
+                    AlertKind.genuine, now):
                 break
             sent += 1
         if waiting:
@@ -186,7 +190,8 @@ class Alerter:
 
     def _hold(self, alert: Alert, why: str) -> bool:
         """Keep the alert for later: genuine ones are sent on their own, junk by the digest. Always False."""
-        self._store.hold_alert(PendingAlert(alert.event, alert.budget, alert.reason, alert.folder, alert.detail))
+        self._store.hold_alert(PendingAlert(alert.event, alert.budget, alert.reason, alert.folder, alert.detail,
+                                            alert.items))
         log.warning("alert-pending", reason=alert.code, outcome=alert.kind, step=why)
         return False
 
@@ -195,7 +200,11 @@ class Alerter:
         sender = self._settings.sender
         subject, body = self._render(alert)
         accepted, unavailable = 0, False
-        for officer in self._rules.officers:
+        # The escalation also goes to the on-call addresses, unencrypted: like every alert it holds no personal data.
+        on_call = self._settings.school_day.on_call if alert.reason is Reason.NOT_AT_SCHOOL else ()
+        recipients = [*self._rules.officers, *(Officer(name="Bereikbaarheidsdienst", email=address)
+                                               for address in on_call)]
+        for officer in recipients:
             headers = envelope(sender, [(officer.name, officer.email)], subject,
                                message_id=make_msgid(domain=sender.id_domain), now=now)
             try:
@@ -208,7 +217,7 @@ class Alerter:
                 log.error("alert-unavailable", reason=alert.code, error=str(error))
         if not accepted:
             self._transport_down = unavailable
-            log.error("alert-not-accepted", reason=alert.code, outcome=alert.kind, count=len(self._rules.officers))
+            log.error("alert-not-accepted", reason=alert.code, outcome=alert.kind, count=len(recipients))
             return False
         self._store.record_alert(alert.event, now, kind, covers)
         log.info("alert-sent", reason=alert.code, outcome=alert.kind, count=accepted)

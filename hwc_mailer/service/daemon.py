@@ -33,6 +33,9 @@ from .setup import assemble
 log = structlog.get_logger("hwc_mailer.daemon")
 
 MAX_BACKOFF = 300.0
+# The clock's chores (escalation, delays, retention) run at most this often, and at least once per wait: the
+# longest wait is min(idle_seconds, poll_seconds).
+TICK_SECONDS = 60.0
 
 
 class Daemon:
@@ -72,6 +75,7 @@ class Daemon:
         backoff = 1.0
         ready = False
         troubled = False
+        next_tick = 0.0
         self._scheduler.add_job(self._keys_due.set, CronTrigger(hour=settings.alerts.key_check_hour),
                                 id="key-check", coalesce=True, misfire_grace_time=3600)
         self._scheduler.start()
@@ -83,6 +87,9 @@ class Daemon:
                 if self._keys_due.is_set():
                     self.services.maintenance.check_keys()
                     self._keys_due.clear()
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + TICK_SECONDS
+                    self.services.maintenance.on_time()
                 self.services.maintenance.tidy()
                 # Pets the watchdog between messages too: a long pass is not a hung daemon.
                 outcomes = self.services.pipeline.process_waiting(between=self._notify.watchdog)

@@ -8,26 +8,65 @@
                 accepted, oldest first within the budget, then the junk digest when due
     check_keys  daily: officers hear about keys that expire soon or cannot be used, and about the login's client
                 secret or certificate expiring
+    on_time     every pass, also in an outage, driven by the injected clock and the times the journal keeps
+                (never the server's dates), in this order:
+                  escalate   authentic signals not at their school (held for a person, or waiting on an outage)
+                             once the school day is near: one digest ("nog niet bij de school") to the officers
+                             and the on-call addresses; each signal is named once
+                  delays     a signal an outage keeps waiting longer than retention.delay_minutes: one alert
+                             ("vertraagd"); the pipeline says "alsnog verzonden" when it goes out
+                  retain     what the daemon placed in the manual and quarantine folders: forgotten when a
+                             person took it out, warned about retention.warning_hours before the end, purged
+                             (with its copies in Trash) after retention.held_hours, counted as `expired`
 """
 
-from datetime import timedelta
+import hashlib
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import structlog
 
-from ..domain.outcomes import NotOurs
-from .alerts import Alerter
+from ..domain.outcomes import NotOurs, parse_outcome_code
+from ..domain.reasons import Reason
+from ..domain.schoolday import SchoolCalendar
+from ..edges.protocols import Placed
+from ..errors import Outage
+from ..settings.config import Folders, SchoolDay, Weekday
+from .alerts import Alert, Alerter
 from .keys import key_alerts, key_statuses
 from .logins import secret_alerts
-from .pipeline import Context, Edges, source_key
+from .pipeline import Context, Edges, delayed_event, source_key
+
+WEEKDAYS = tuple(Weekday)
+
+
+def school_calendar(school_day: SchoolDay) -> SchoolCalendar:
+    hours, minutes = (int(part) for part in school_day.start.split(":"))
+    return SchoolCalendar(time(hours, minutes), ZoneInfo(school_day.timezone),
+                          frozenset(WEEKDAYS.index(day) for day in school_day.days), frozenset(school_day.holidays),
+                          timedelta(minutes=school_day.margin_minutes))
+
+
+def not_at_school_event(source: str) -> str:
+    return f"not-at-school:{source}"
+
+
+def _explained(outcome: str) -> str:
+    """The Dutch explanation of a recorded outcome's reason."""
+    _, reason = parse_outcome_code(outcome)
+    return reason.explanation if reason is not None else outcome
 
 log = structlog.get_logger("hwc_mailer.maintenance")
 
 
 class Maintenance:
-    def __init__(self, edges: Edges, context: Context, alerter: Alerter) -> None:
+    def __init__(self, edges: Edges, context: Context, alerter: Alerter, folders: Callable[[], Folders]) -> None:
         self.edges = edges
         self.context = context
         self.alerter = alerter
+        self._folders = folders
+        self._calendar = school_calendar(context.settings.school_day)
 
     def tidy(self) -> None:
         self.send_pending_alerts()
@@ -57,3 +96,88 @@ class Maintenance:
         told = sum(self.alerter.tell(alert) for alert in key_alerts(statuses, now) + expiring)
         log.info("keys-checked", count=len(statuses), deliveries=told)
         return told
+
+    def on_time(self) -> None:
+        """The clock's chores; the mailbox is needed only to see what left the held folders and to purge, so an
+        IMAP outage never stops the escalation (it then names every signal still recorded: fail towards telling)."""
+        now = self.context.now()
+        placed = self.edges.store.placed()
+        try:
+            placed = self._still_there(placed)
+        except Outage as error:
+            log.warning("held-not-checked", error=str(error))
+            self._escalate(now, placed)
+            self._tell_delays(now)
+            raise
+        self._escalate(now, placed)
+        self._tell_delays(now)
+        self._retain(now, placed)
+
+    def _waiting(self) -> dict[str, datetime]:
+        return self.edges.store.waiting_since(f"{self.context.settings.folders.inbox}:")
+
+    def _still_there(self, placed: list[Placed]) -> list[Placed]:
+        """The placed messages still in their folder; a person who finished one took it out, so it is forgotten.
+        A message without a Message-ID cannot be looked for and counts as there."""
+        there = []
+        for held in placed:
+            if held.message_id and held.size not in self.edges.mailbox.find_by_message_id(
+                    held.folder, held.message_id).values():
+                self.edges.store.forget_placed(held.source)
+                log.info("held-finished", outcome=held.outcome)
+            else:
+                there.append(held)
+        return there
+
+    def _escalate(self, now: datetime, placed: list[Placed]) -> None:
+        manual = self.context.settings.folders.manual
+        due = [(held.source, f"{held.ref}: {_explained(held.outcome)} (map {held.folder}, code {held.outcome})",
+                held.arrived) for held in placed if held.folder == manual]
+        due += [(source, f"een signaal wacht sinds {self._local(since)} in de inbox door een storing", since)
+                for source, since in self._waiting().items()]
+        store = self.edges.store
+        named = [(source, line) for source, line, arrived in due if self._calendar.due(arrived, now)
+                 and store.alert_due(not_at_school_event(source), now, None)]
+        if not named:
+            return
+        events = [not_at_school_event(source) for source, _ in named]
+        digest = Alert(f"not-at-school:{hashlib.sha256(' '.join(sorted(events)).encode()).hexdigest()[:16]}",
+                       Reason.NOT_AT_SCHOOL,
+                       detail=f"schooldag begint {self._local(self._calendar.deadline(now - self._calendar.margin))}",
+                       count=len(named), items=tuple(line for _, line in named))
+        told = self.alerter.tell(digest, covers=events)
+        log.warning("escalated", count=len(named), step="told" if told else "waiting")
+
+    def _tell_delays(self, now: datetime) -> None:
+        delay = timedelta(minutes=self.context.settings.retention.delay_minutes)
+        for source, since in self._waiting().items():
+            if now - since >= delay:
+                self.alerter.tell(Alert(delayed_event(source), Reason.DELAYED,
+                                        detail=f"wacht sinds {self._local(since)}"))
+
+    def _retain(self, now: datetime, placed: list[Placed]) -> None:
+        retention = self.context.settings.retention
+        keep = timedelta(hours=retention.held_hours)
+        warn = keep - timedelta(hours=retention.warning_hours)
+        for held in placed:
+            if now - held.placed >= keep:
+                self._purge(held, now)
+            elif now - held.placed >= warn:
+                self.alerter.tell(Alert(f"held-expiring:{held.source}", Reason.HELD_EXPIRING, held.folder,
+                                        detail=f"{held.ref}, verwijderd na {self._local(held.placed + keep)}"))
+
+    def _purge(self, held: Placed, now: datetime) -> None:
+        """The held message and its exact copies in Trash; forgotten and counted as `expired` in one step after."""
+        mailbox = self.edges.mailbox
+        if held.message_id:
+            trash = self._folders().trash
+            for folder in (held.folder, *((trash,) if trash else ())):
+                found = mailbox.find_by_message_id(folder, held.message_id)
+                mailbox.delete(folder, sorted(uid for uid, size in found.items() if size == held.size))
+        else:
+            log.warning("held-not-found", outcome=held.outcome, folder=held.folder)
+        self.edges.store.forget_placed(held.source, expired_in=f"{now:%Y-%m}")
+        log.info("held-expired", outcome=held.outcome, folder=held.folder)
+
+    def _local(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self._calendar.zone):%d-%m-%Y %H:%M}"

@@ -27,6 +27,7 @@ the pass goes on).
 import hashlib
 import hmac
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,7 +42,8 @@ from ..domain.reasons import Disposition, Reason
 from ..domain.register import Register
 from ..domain.routing import Delivery, Routed, route
 from ..domain.signal import AgeRange, Signal, parse_signal
-from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Store, Tally, Transport
+from ..domain.text import well_formed_message_id
+from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
 from ..errors import Outage, RegisterUnavailable, TransportRejected
 from ..inbound.authenticate import authenticate, header_sender, oversized
 from ..inbound.mime import Readable, message_id_of
@@ -136,6 +138,20 @@ def source_key(folder: str, uidvalidity: int, uid: int) -> str:
     return f"{folder}:{uidvalidity}:{uid}"
 
 
+def delayed_event(source: str) -> str:
+    """The event of the one "vertraagd" alert about a source an outage keeps waiting."""
+    return f"delayed:{source}"
+
+
+# Crockford's base32 without look-alikes: a reference an officer can read aloud and type.
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_reference() -> str:
+    """Short and random, and nothing else: it names a held message in alerts, never its content."""
+    return "HWC-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+
+
 def keyed_digest(secret: bytes, purpose: str, data: bytes) -> str:
     """A hash only this installation can compute: what the store keeps instead of content."""
     return hmac.new(secret, purpose.encode() + b"\0" + data, hashlib.sha256).hexdigest()
@@ -216,7 +232,7 @@ class Pipeline:
     def _resume(self, uid: int, source: str, recorded: str) -> None:
         """Finish what a crash cut short: the outcome is recorded, its mailbox action may not be done yet."""
         disposition, _ = parse_outcome_code(recorded)
-        self._dispose(disposition, uid, source, "")
+        self._dispose(disposition, uid, source, "", recorded)
 
     def _attempt(self, uid: int, source: str) -> Outcome | None:
         """Count the attempt first, so a message that kills the process is counted too."""
@@ -384,14 +400,17 @@ class Pipeline:
         else:
             store.record_outcome(source, outcome.code, month, [])
             log.info("not-ours")
-        self._dispose(outcome.disposition, uid, source, message_id)
+        if isinstance(outcome, Delivered) and not store.alert_due(delayed_event(source), now, None):
+            self.alerter.tell(Alert(f"delivered-late:{source}", Reason.DELIVERED_LATE,
+                                    detail=f"{len(outcome.schools)} school/scholen"))
+        self._dispose(outcome.disposition, uid, source, message_id, outcome.code)
         return outcome
 
     def _folder(self, disposition: Disposition) -> str:
         folders = self.context.settings.folders
         return folders.quarantine if DISPOSE[disposition] is MailboxAction.MOVE_TO_QUARANTINE else folders.manual
 
-    def _dispose(self, disposition: Disposition, uid: int, source: str, message_id: str) -> None:
+    def _dispose(self, disposition: Disposition, uid: int, source: str, message_id: str, outcome: str) -> None:
         action = DISPOSE[disposition]
         if action is MailboxAction.LEAVE:
             return
@@ -400,11 +419,27 @@ class Pipeline:
             original = self._source_copy(uid, message_id)
             self.edges.mailbox.delete(self._inbox, [uid])
         else:
+            self._record_placement(uid, source, message_id, outcome, self._folder(disposition))
             self.edges.mailbox.move(self._inbox, uid, self._folder(disposition))
         copies = self._delete_copies(source, original)
         self.edges.store.settle_claim(source, disposition.value)
         self.edges.store.forget(source)
         log.info("disposed", step=action.value, count=copies)
+
+    def _record_placement(self, uid: int, source: str, message_id: str, outcome: str, folder: str) -> None:
+        """Before the move, what finds the message in `folder` again (its exact Message-ID and size) and when it
+        came: for the escalation before the school day and the purge after the retention. A resumed move keeps
+        the first record."""
+        mailbox, store = self.edges.mailbox, self.edges.store
+        if not message_id:
+            header = mailbox.fetch_header(self._inbox, uid)
+            message_id = message_id_of(header) if header is not None else ""
+        size = mailbox.size(self._inbox, uid)
+        if size is None:
+            return
+        now = self.context.now()
+        store.record_placed(Placed(source, new_reference(), folder, message_id if well_formed_message_id(message_id)
+                                   else "", size, outcome, store.journal(source).since or now, now))
 
     def _source_copy(self, uid: int, message_id: str) -> SourceCopy | None:
         """The source's Message-ID (read again on a resume) and size, taken before it is deleted; None when there

@@ -146,5 +146,6 @@ class Services:
 def assemble(edges: Edges, context: Context) -> Services:
     alerter = Alerter(context.settings, context.rules, context.templates, edges.outbound, edges.transport,
                       edges.store, context.now)
-    return Services(Pipeline(edges, context, alerter), Maintenance(edges, context, alerter),
+    pipeline = Pipeline(edges, context, alerter)
+    return Services(pipeline, Maintenance(edges, context, alerter, pipeline.folders),
                     LoginWatch(edges, alerter, context.settings.folders.alerts))

@@ -8,11 +8,13 @@ Relative paths are taken relative to the service file's directory.
 
 import errno
 import os
+import re
 from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
@@ -270,6 +272,61 @@ class Alerts(Strict):
                                                     "they never use up the budget of genuine alerts")
 
 
+class Weekday(StrEnum):
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+
+
+class SchoolDay(Strict):
+    """When the school must know: the start of the next school day after a signal arrives is its deadline."""
+
+    start: str = Field("07:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, local time")
+    timezone: str = Field("Europe/Amsterdam", description="IANA time zone; daylight saving included")
+    days: tuple[Weekday, ...] = Field((Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu, Weekday.fri),
+                                      min_length=1, description="the weekdays schools are open")
+    holidays: tuple[date, ...] = Field((), description="dates schools are closed (holidays, study days)")
+    margin_minutes: int = Field(60, ge=0, le=24 * 60, description="escalate this long before the deadline")
+    on_call: tuple[str, ...] = Field((), description="addresses that also get the escalation (no key needed: it "
+                                                     "holds no personal data)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; e.g. Europe/Amsterdam") from None
+        return value
+
+    @field_validator("on_call")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
+                raise ValueError(f"{address!r} is not a mail address")
+        return value
+
+
+class Retention(Strict):
+    """How long what the daemon placed in the manual and quarantine folders may stay there."""
+
+    held_hours: float = Field(72, gt=0, le=14 * 24, description="purged after this long (at most 14 days)")
+    warning_hours: float = Field(24, ge=0, description="officers are warned this long before")
+    delay_minutes: float = Field(15, gt=0, description="a signal an outage keeps waiting longer is told as delayed")
+
+    @model_validator(mode="after")
+    def _warned_in_time(self) -> "Retention":
+        if self.warning_hours >= self.held_hours:
+            raise ValueError(f"warning_hours ({self.warning_hours:g}) must be less than held_hours "
+                             f"({self.held_hours:g}): the warning comes before the purge")
+        return self
+
+
 class RegisterColumns(Strict):
     """Column names in the leerplicht administration's export (case and spacing ignored)."""
 
@@ -298,6 +355,8 @@ class Register(Strict):
 
 class Settings(Strict):
     login: Login = Login()          # first: the servers are checked against it
+    school_day: SchoolDay = SchoolDay()
+    retention: Retention = Retention()
     imap: Imap
     smtp: Smtp
     folders: Folders = Folders()

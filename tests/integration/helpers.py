@@ -110,6 +110,7 @@ class InProcess:
                 hwc_logging.configure(log)
                 edges, services = self.open(config, wrap)
                 try:
+                    services.maintenance.on_time()
                     services.maintenance.tidy()
                     return services.pipeline.process_waiting()
                 finally:

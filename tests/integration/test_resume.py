@@ -31,6 +31,7 @@ from hwc_mailer.edges.protocols import (
     KeyState,
     Mailbox,
     PendingAlert,
+    Placed,
     Store,
     Tally,
     Transport,
@@ -226,6 +227,18 @@ class FaultyStore:
 
     def retire_alert(self, event: str) -> None:
         self.fault.around("retire_alert", (event,), lambda: self.real.retire_alert(event))
+
+    def record_placed(self, placed: Placed) -> None:
+        self.fault.around("record_placed", (placed,), lambda: self.real.record_placed(placed))
+
+    def placed(self) -> list[Placed]:
+        return self.fault.around("placed", (), self.real.placed)
+
+    def forget_placed(self, source: str, *, expired_in: str | None = None) -> None:
+        self.fault.around("forget_placed", (source,), lambda: self.real.forget_placed(source, expired_in=expired_in))
+
+    def waiting_since(self, prefix: str) -> dict[str, datetime]:
+        return self.fault.around("waiting_since", (prefix,), lambda: self.real.waiting_since(prefix))
 
     def counters(self) -> list[CounterRow]:
         return self.fault.around("counters", (), self.real.counters)
