@@ -22,7 +22,7 @@ import click
 import structlog
 
 from . import logging as hwc_logging
-from .domain.outcomes import Delivered, Held, NotOurs, Outcome
+from .domain.outcomes import Bounced, Delivered, Held, NotOurs, Outcome
 from .domain.reasons import Disposition
 from .domain.routing import Delivery
 from .domain.routing import route as route_signal
@@ -131,10 +131,13 @@ def _summary(outcomes: Sequence[Outcome]) -> str:
     delivered = [outcome for outcome in outcomes if isinstance(outcome, Delivered)]
     held = [outcome for outcome in outcomes if isinstance(outcome, Held)]
     others = sum(isinstance(outcome, NotOurs) for outcome in outcomes)
+    bounced = [outcome for outcome in outcomes if isinstance(outcome, Bounced)]
     lines = [f"processed {len(outcomes)} message(s): {len(delivered)} delivered, {len(held)} held for a person, "
-             f"{others} not ours (left alone)"]
+             f"{others} not ours (left alone)" + (f", {len(bounced)} report(s) of mail a school did not get"
+                                                  if bounced else "")]
     lines += [f"  delivered to {', '.join(outcome.schools)}" for outcome in delivered]
     lines += [f"  held: {outcome.code}" for outcome in held]
+    lines += [f"  bounced: {', '.join(outcome.schools) or 'unknown school'}" for outcome in bounced]
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
     Delivered   every school accepted its mail: the source is purged
     Held        a person must look: moved to the manual or quarantine folder, an officer told
     NotOurs     someone else's mail in a shared mailbox: left alone
+    Bounced     a report that a school's server returned one of our mails: purged, an officer told
 
 Strings appear only at the boundary (journal, counters, logs): `outcome_code` turns an
 outcome into one, `parse_outcome_code` turns one back into what a resume needs.
@@ -62,11 +63,26 @@ class NotOurs:
         return outcome_code(self.disposition, self.reason)
 
 
-Outcome = Delivered | Held | NotOurs
+@dataclass(frozen=True)
+class Bounced:
+    """A school's server returned one of our mails: the school has not got it, and an officer must see to it."""
+
+    schools: tuple[str, ...]        # school codes of the returned mail's recipients, when the rules know them
+    status: str = ""                # the report's status, such as 5.1.1
+
+    disposition = Disposition.BOUNCED
+    reason = None
+
+    @property
+    def code(self) -> str:
+        return outcome_code(self.disposition, self.reason)
+
+
+Outcome = Delivered | Held | NotOurs | Bounced
 
 
 def outcome_code(disposition: Disposition, reason: Reason | None) -> str:
-    """"delivered", "not-ours", "manual:<reason>" or "quarantined:<reason>"."""
+    """"delivered", "not-ours", "bounced", "manual:<reason>" or "quarantined:<reason>"."""
     return disposition.value if reason is None else f"{disposition.value}:{reason.value}"
 
 

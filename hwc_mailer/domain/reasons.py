@@ -16,6 +16,7 @@ class Disposition(Enum):
     MANUAL = "manual"
     QUARANTINED = "quarantined"
     NOT_OURS = "not-ours"
+    BOUNCED = "bounced"         # a report that a school's server returned one of our mails: purged, an officer told
 
 
 class Reason(Enum):
@@ -82,6 +83,7 @@ class Reason(Enum):
     DELAYED = "delayed"
     DELIVERED_LATE = "delivered-late"
     HELD_EXPIRING = "held-expiring"
+    BOUNCED = "bounced"
     # About the daemon's own login to its mail servers, not about a message.
     LOGIN_REFUSED = "login-refused"
     LOGIN_SECRET_EXPIRING = "login-secret-expiring"
@@ -320,6 +322,12 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
     Reason.DELIVERED_LATE: (
         None, "Een signaal dat door een storing vertraagd was, is nu alsnog bij de school.",
         "U hoeft niets te doen: de school heeft het signaal nu."),
+    Reason.BOUNCED: (
+        None, "De mailserver van een school heeft een bericht van hwc-mailer teruggestuurd: de school heeft het "
+              "signaal niet gekregen.",
+        "Bel de HWC-contactpersoon van de school hierboven en geef het signaal mondeling door; hwc-mailer bewaart "
+        "de gegevens niet, vraag ze zo nodig opnieuw bij Veilig Thuis. Laat de beheerder het adres en de sleutel "
+        "van de contactpersoon controleren. Het teruggestuurde bericht is verwijderd."),
     Reason.HELD_EXPIRING: (
         None, "Een bericht in de map van hwc-mailer wordt over een dag automatisch verwijderd, zoals het convenant "
               "vraagt (gegevens worden niet bewaard).",

@@ -36,15 +36,17 @@ class SmtpTransport(LoggingIn):
     def where(self) -> str:
         return f"SMTP server {self._server.host}:{self._server.port}"
 
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> int:
-        """Send one message; return how many recipients the server accepted (at least one)."""
-        return asyncio.run(self._session(message, recipients))
+    def send(self, message: EmailMessage, recipients: Sequence[str], reports: bool = False) -> int:
+        """Send one message; return how many recipients the server accepted (at least one). With `reports`, ask a
+        server that offers DSN to report a failure (or a long delay) with the headers only: the report comes to
+        the mailbox, where the pipeline reads it."""
+        return asyncio.run(self._session(message, recipients, reports))
 
     def probe(self) -> None:
         """Connect, secure and log in, send nothing: for `hwc-mailer check`."""
         asyncio.run(self._session(None, ()))
 
-    async def _session(self, message: EmailMessage | None, recipients: Sequence[str]) -> int:
+    async def _session(self, message: EmailMessage | None, recipients: Sequence[str], reports: bool = False) -> int:
         self._gate.check()
         server = self._server
         implicit = server.tls is TlsMode.implicit
@@ -58,7 +60,10 @@ class SmtpTransport(LoggingIn):
                 logged_in = True
                 if message is None:
                     return 0
-                refused, _ = await client.send_message(message, sender=self._sender, recipients=list(recipients))
+                dsn = reports and client.supports_extension("dsn")
+                refused, _ = await client.send_message(
+                    message, sender=self._sender, recipients=list(recipients),
+                    mail_options=["RET=HDRS"] if dsn else None, rcpt_options=["NOTIFY=FAILURE,DELAY"] if dsn else None)
         except aiosmtplib.SMTPSenderRefused as error:
             problem = diagnose(f"{error.code} {error.message}", LoginProblem.SEND_AS_DENIED)
             failure = TransportLoginRefused(f"{where} refused the sender {self._sender} ({error.code} "

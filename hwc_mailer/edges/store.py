@@ -111,6 +111,14 @@ class PlacedMessage(SQLModel, table=True):
     placed: datetime
 
 
+class SentMail(SQLModel, table=True):
+    """A keyed hash of the Message-ID of a mail we sent a school, and when: a delivery report that names it is
+    provably about our mail. No school, no recipient."""
+
+    digest: str = Field(primary_key=True)
+    at: datetime
+
+
 class SchemaVersion(SQLModel, table=True):
     version: int = Field(primary_key=True)
 
@@ -148,9 +156,10 @@ def _alert_budgets(connection: Connection) -> None:
 
 
 def _placed_messages(connection: Connection) -> None:
-    """Version 4: what the daemon placed in the manual and quarantine folders, for escalation and retention; a
-    waiting alert keeps its digest's lines."""
-    SQLModel.metadata.create_all(connection, tables=[SQLModel.metadata.tables["placedmessage"]])
+    """Version 4: what the daemon placed in the manual and quarantine folders, for escalation and retention; the
+    mails it sent, for delivery reports; a waiting alert keeps its digest's lines."""
+    SQLModel.metadata.create_all(connection, tables=[SQLModel.metadata.tables[name]
+                                                     for name in ("placedmessage", "sentmail")])
     # An upgrade from version 2 made alertpending with today's model, items and all.
     if "items" not in {column["name"] for column in inspect(connection).get_columns("alertpending")}:
         connection.execute(text("ALTER TABLE alertpending ADD COLUMN items VARCHAR NOT NULL DEFAULT ''"))
@@ -405,6 +414,20 @@ class SqlStore:
             rows = session.exec(select(JournalSource).where(col(JournalSource.source).startswith(prefix),
                                                             col(JournalSource.outcome).is_(None))).all()
             return {row.source: _aware(row.at) for row in rows}
+
+    def remember_sent(self, digest: str, at: datetime) -> None:
+        with Session(self._engine) as session:
+            session.merge(SentMail(digest=digest, at=at))
+            session.commit()
+
+    def is_sent(self, digest: str) -> bool:
+        with Session(self._engine) as session:
+            return session.get(SentMail, digest) is not None
+
+    def forget_sent_before(self, moment: datetime) -> None:
+        with Session(self._engine) as session:
+            session.exec(delete(SentMail).where(col(SentMail.at) < moment))
+            session.commit()
 
     def counters(self) -> list[CounterRow]:
         with Session(self._engine) as session:

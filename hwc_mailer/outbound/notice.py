@@ -8,6 +8,7 @@ where Thunderbird shows it.
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.headerregistry import Address
@@ -131,10 +132,13 @@ def plain(headers: tuple[tuple[str, str], ...], body: str) -> EmailMessage:
 
 
 def compose_notice(delivery: Delivery[School], sender: Sender, templates: Templates, *, message_id: str,
-                   now: datetime) -> Notice:
+                   now: datetime, reply_to: Sequence[tuple[str, str]] = ()) -> Notice:
+    """`reply_to`: the officers (name, address), so a school's answer reaches a person, not the daemon's inbox."""
     subject, body = templates.render_notice(delivery, sender)
     contacts = delivery.school.contacts
     headers = envelope(sender, [(contact.name, contact.email) for contact in contacts], sender.subject,
                        message_id=message_id, now=now)
+    if reply_to:
+        headers += (("Reply-To", ", ".join(str(Address(name, addr_spec=address)) for name, address in reply_to)),)
     return Notice(tuple(contact.email for contact in contacts), tuple(contact.fingerprint for contact in contacts),
                   headers, protected(headers, subject, body))

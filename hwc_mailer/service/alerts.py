@@ -58,7 +58,8 @@ JUNK = frozenset(reason for reason in Reason if reason.disposition is Dispositio
 DIGEST = "junk-digest"
 # Notices the alert template opens in their own words: about the login, about time.
 KINDS = {Reason.LOGIN_REFUSED: "login", Reason.LOGIN_SECRET_EXPIRING: "login", Reason.NOT_AT_SCHOOL: "escalation",
-         Reason.DELAYED: "delay", Reason.DELIVERED_LATE: "delay", Reason.HELD_EXPIRING: "retention"}
+         Reason.DELAYED: "delay", Reason.DELIVERED_LATE: "delay", Reason.HELD_EXPIRING: "retention",
+         Reason.BOUNCED: "bounce"}
 
 
 @dataclass(frozen=True)

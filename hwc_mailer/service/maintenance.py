@@ -1,7 +1,7 @@
 """Pass-level chores the daemon schedules: none of them is about one message.
 
-    tidy        before every pass: send the alerts that wait (`send_pending_alerts`), forget replay-guard and
-                poison hashes older than `trust.replay_days`, and journal rows of sources that left INBOX and
+    tidy        before every pass: send the alerts that wait (`send_pending_alerts`), forget replay-guard, poison
+                and sent-mail hashes older than `trust.replay_days`, and journal rows of sources that left INBOX and
                 have nothing left to resume
     send_pending_alerts
                 part of tidy: genuine alerts that were over their hourly budget or that no officer's server
@@ -72,6 +72,7 @@ class Maintenance:
         self.send_pending_alerts()
         store, settings = self.edges.store, self.context.settings
         store.forget_signals_before(self.context.now() - timedelta(days=settings.trust.replay_days))
+        store.forget_sent_before(self.context.now() - timedelta(days=settings.trust.replay_days))
         inbox = settings.folders.inbox
         uidvalidity, uids = self.edges.mailbox.uids(inbox)
         present = {source_key(inbox, uidvalidity, uid) for uid in uids}

@@ -28,7 +28,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -37,7 +37,7 @@ from typing import TypeVar
 
 import structlog
 
-from ..domain.outcomes import Delivered, Held, NotOurs, Outcome, parse_outcome_code
+from ..domain.outcomes import Bounced, Delivered, Held, NotOurs, Outcome, parse_outcome_code
 from ..domain.reasons import Disposition, Reason
 from ..domain.register import Register
 from ..domain.routing import Delivery, Routed, route
@@ -46,6 +46,7 @@ from ..domain.text import well_formed_message_id
 from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
 from ..errors import Outage, RegisterUnavailable, TransportRejected
 from ..inbound.authenticate import authenticate, header_sender, oversized
+from ..inbound.bounces import bounce_of
 from ..inbound.mime import Readable, message_id_of
 from ..outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
 from ..outbound.sealing import PgpMimeSealer
@@ -71,6 +72,7 @@ class MailboxAction(Enum):
 # The one place that says what happens in the mailbox after an outcome, on the first pass and on resume.
 DISPOSE: dict[Disposition, MailboxAction] = {
     Disposition.DELIVERED: MailboxAction.PURGE,
+    Disposition.BOUNCED: MailboxAction.PURGE,             # a report on our mail: it may carry the encrypted original
     Disposition.MANUAL: MailboxAction.MOVE_TO_MANUAL,
     Disposition.QUARANTINED: MailboxAction.MOVE_TO_QUARANTINE,
     Disposition.NOT_OURS: MailboxAction.LEAVE,
@@ -274,8 +276,13 @@ class Pipeline:
             structlog.contextvars.unbind_contextvars("source", "message_id")
 
     def _decide(self, raw: bytes, source: str, now: datetime) -> Plan | Outcome:
-        """Authenticate, refuse a replay, then plan; nothing here sends or moves anything."""
+        """A report on one of our mails first, then authenticate, refuse a replay, and plan; nothing here sends or
+        moves anything."""
         settings = self.context.settings
+        bounce = bounce_of(raw, settings.limits)
+        if bounce is not None and any(self.edges.store.is_sent(keyed_digest(self.context.secret, "sent", mid.encode()))
+                                      for mid in bounce.message_ids):
+            return Bounced(self._schools_of(bounce.recipients), bounce.status)
         authentic = authenticate(raw, self.context.rules, self.edges.inbound, limits=settings.limits,
                                  trust=settings.trust, office=settings.sender.address, now=now)
         if isinstance(authentic, (NotOurs, Held)):
@@ -330,6 +337,12 @@ class Pipeline:
             return True
         return self.edges.mailbox.size(there["folder"], int(there["uid"])) is None
 
+    def _schools_of(self, addresses: Sequence[str]) -> tuple[str, ...]:
+        """The codes of the schools whose contacts have these addresses (a report names the failed recipient)."""
+        wanted = {address.lower() for address in addresses}
+        return tuple(school.code for school in self.context.rules.schools
+                     if any(contact.email.lower() in wanted for contact in school.contacts))
+
     def _carry_out(self, decision: Plan | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
         """Send every delivery of a plan that has not been accepted yet; any other decision is already final."""
         if not isinstance(decision, Routed):
@@ -348,9 +361,11 @@ class Pipeline:
             message_id = outgoing_message_id(secret, source_id, key, settings.sender.id_domain)
             if message_id not in accepted:
                 notice = compose_notice(delivery, settings.sender, self.context.templates, message_id=message_id,
-                                        now=now)
+                                        now=now, reply_to=[(officer.name, officer.email)
+                                                           for officer in self.context.rules.officers])
+                edges.store.remember_sent(keyed_digest(secret, "sent", message_id.encode()), now)
                 try:
-                    count = edges.transport.send(self._sealer.seal(notice), notice.recipients)
+                    count = edges.transport.send(self._sealer.seal(notice), notice.recipients, reports=True)
                 except TransportRejected as error:
                     log.error("smtp-rejected", school=delivery.school.code, error=str(error))
                     done = f"al verstuurd naar {', '.join(sent)}" if sent else "aan geen enkele school verstuurd"
@@ -393,6 +408,13 @@ class Pipeline:
             store.record_outcome(source, outcome.code, month, [Tally("", 1, 0, 0)])
             log.warning("held", outcome=outcome.code, reason=outcome.reason.value, folder=folder,
                         child_number=outcome.child)
+        elif isinstance(outcome, Bounced):
+            schools = ", ".join(outcome.schools) or "onbekend"
+            self.alerter.tell(Alert(f"bounced:{source}", Reason.BOUNCED,
+                                    detail=f"school {schools}" + (f", status {outcome.status}" if outcome.status
+                                                                  else "")))
+            store.record_outcome(source, outcome.code, month, [Tally("", 1, 0, 0)])
+            log.warning("bounced", schools=schools, reason=outcome.status)
         elif isinstance(outcome, Delivered):
             gaps = [(REGISTER_GAP, Tally("", 0, planned.register_gaps, 0))] if planned and planned.register_gaps else []
             store.record_outcome(source, outcome.code, month, _tallies(planned.deliveries if planned else ()), gaps)

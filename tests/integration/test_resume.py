@@ -104,8 +104,8 @@ class FaultyTransport:
     def __init__(self, real: Transport, fault: Fault) -> None:
         self.real, self.fault = real, fault
 
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> int:
-        return self.fault.around("send", (message, recipients), lambda: self.real.send(message, recipients))
+    def send(self, message: EmailMessage, recipients: Sequence[str], reports: bool = False) -> int:
+        return self.fault.around("send", (message, recipients), lambda: self.real.send(message, recipients, reports))
 
     @property
     def refusal(self) -> LoginRefused | None:
@@ -239,6 +239,15 @@ class FaultyStore:
 
     def waiting_since(self, prefix: str) -> dict[str, datetime]:
         return self.fault.around("waiting_since", (prefix,), lambda: self.real.waiting_since(prefix))
+
+    def remember_sent(self, digest: str, at: datetime) -> None:
+        self.fault.around("remember_sent", (digest,), lambda: self.real.remember_sent(digest, at))
+
+    def is_sent(self, digest: str) -> bool:
+        return self.fault.around("is_sent", (digest,), lambda: self.real.is_sent(digest))
+
+    def forget_sent_before(self, moment: datetime) -> None:
+        self.fault.around("forget_sent_before", (moment,), lambda: self.real.forget_sent_before(moment))
 
     def counters(self) -> list[CounterRow]:
         return self.fault.around("counters", (), self.real.counters)

@@ -36,7 +36,7 @@ class RecordingTransport:
         self.refusal: LoginRefused | None = None
         self.accepted = True
 
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> int:
+    def send(self, message: EmailMessage, recipients: Sequence[str], reports: bool = False) -> int:
         (recipient,) = recipients
         if recipient in self.refused:
             raise TransportRejected("lab: 550 mailbox unknown")
