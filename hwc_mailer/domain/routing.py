@@ -14,6 +14,8 @@ the sub-region, and a school found by its name alone (no code, no register) must
 in that municipality or serve it, since a school of the same name may stand elsewhere.
 """
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -21,7 +23,7 @@ from .outcomes import Held
 from .reasons import Reason
 from .register import NO_SCHOOL, Register
 from .signal import Child, Signal
-from .text import SCHOOL_CODE, normalise_code
+from .text import SCHOOL_CODE, normalise_code, normalise_name
 
 
 class School(Protocol):
@@ -145,3 +147,18 @@ def _school_for(code: str, directory: Directory[SchoolT]) -> SchoolT | None:
 def _same_school(listed: str, written: str) -> bool:
     """A register code and a rules code name the same school when equal or when one is the other's whole BRIN."""
     return listed == written or listed[:4] == written or written[:4] == listed
+
+
+def suggestions(written: str, schools: Sequence[tuple[str, str, tuple[str, ...]]], limit: int = 3) -> list[str]:
+    """Up to `limit` schools (code and name) whose code, name or alias is close to what the signal wrote: shown to
+    an officer as a hint, never used to send. `schools` are (code, name, aliases)."""
+    wanted_name, wanted_code = normalise_name(written), normalise_code(written)
+    scored = []
+    for code, name, aliases in schools:
+        names = [normalise_name(other) for other in (name, *aliases)]
+        score = max([difflib.SequenceMatcher(None, wanted_name, other).ratio() for other in names]
+                    + [difflib.SequenceMatcher(None, wanted_code, normalise_code(code)).ratio()]
+                    + [0.9 for other in names if len(wanted_name) >= 4 and wanted_name in other])
+        if score >= 0.75:
+            scored.append((-score, code, name))
+    return [f"{code} {name}" for _, code, name in sorted(scored)[:limit]]

@@ -177,6 +177,7 @@ class PendingAlert:
     folder: str | None
     detail: str
     items: tuple[str, ...] = ()
+    reference: str = ""
 
 
 # The counters' outcome for a held message purged after the retention time.
@@ -239,7 +240,7 @@ class Store(Protocol):
 
     def retire_alert(self, event: str) -> None: ...
 
-    def record_placed(self, placed: Placed) -> None: ...
+    def record_placed(self, placed: Placed) -> str: ...
 
     def placed(self) -> list[Placed]: ...
 

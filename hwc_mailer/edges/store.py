@@ -94,6 +94,7 @@ class AlertPending(SQLModel, table=True):
     folder: str | None = None
     detail: str = ""                              # a school code or key fingerprint; never personal data
     items: str = Field(default="", sa_column_kwargs={"server_default": ""})  # a digest's lines, one per line
+    reference: str = Field(default="", sa_column_kwargs={"server_default": ""})  # the held message's HWC-...
 
 
 class PlacedMessage(SQLModel, table=True):
@@ -160,9 +161,11 @@ def _placed_messages(connection: Connection) -> None:
     mails it sent, for delivery reports; a waiting alert keeps its digest's lines."""
     SQLModel.metadata.create_all(connection, tables=[SQLModel.metadata.tables[name]
                                                      for name in ("placedmessage", "sentmail")])
-    # An upgrade from version 2 made alertpending with today's model, items and all.
-    if "items" not in {column["name"] for column in inspect(connection).get_columns("alertpending")}:
-        connection.execute(text("ALTER TABLE alertpending ADD COLUMN items VARCHAR NOT NULL DEFAULT ''"))
+    # An upgrade from version 2 made alertpending with today's model, these columns and all.
+    present = {column["name"] for column in inspect(connection).get_columns("alertpending")}
+    for column in ("items", "reference"):
+        if column not in present:
+            connection.execute(text(f"ALTER TABLE alertpending ADD COLUMN {column} VARCHAR NOT NULL DEFAULT ''"))
 
 
 # Each step brings the schema from version N to N+1; version 1 is the first landed schema.
@@ -357,7 +360,8 @@ class SqlStore:
         with Session(self._engine) as session:
             if session.exec(select(AlertPending.number).where(AlertPending.event == pending.event)).first() is None:
                 session.add(AlertPending(event=pending.event, kind=pending.kind.value, reason=pending.reason.value,
-                                         folder=pending.folder, detail=pending.detail, items="\n".join(pending.items)))
+                                         folder=pending.folder, detail=pending.detail, items="\n".join(pending.items),
+                                         reference=pending.reference))
                 session.commit()
 
     def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]:
@@ -366,7 +370,7 @@ class SqlStore:
             rows = session.exec(select(AlertPending).where(AlertPending.kind == kind.value)
                                 .order_by(col(AlertPending.number))).all()
             return [PendingAlert(row.event, AlertKind(row.kind), Reason(row.reason), row.folder, row.detail,
-                                 tuple(filter(None, row.items.split("\n")))) for row in rows]
+                                 tuple(filter(None, row.items.split("\n"))), row.reference) for row in rows]
 
     def retire_alert(self, event: str) -> None:
         """A standing problem is over: the event may be told again when it comes back, and a copy still waiting is
@@ -379,12 +383,16 @@ class SqlStore:
             session.exec(delete(AlertPending).where(col(AlertPending.event) == event))
             session.commit()
 
-    def record_placed(self, placed: Placed) -> None:
-        """Before the move: a resumed move finds the row it already has (the first placement time stays)."""
+    def record_placed(self, placed: Placed) -> str:
+        """Before the move: a resumed move finds the row it already has (the first placement and reference stay).
+        Returns the reference on record."""
         with Session(self._engine) as session:
-            if session.get(PlacedMessage, placed.source) is None:
-                session.add(PlacedMessage(**asdict(placed)))
-                session.commit()
+            existing = session.get(PlacedMessage, placed.source)
+            if existing is not None:
+                return existing.ref
+            session.add(PlacedMessage(**asdict(placed)))
+            session.commit()
+            return placed.ref
 
     def placed(self) -> list[Placed]:
         """Every message the daemon placed that is still recorded, oldest first."""

@@ -29,9 +29,8 @@ send that one alert again, never lose it.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from email.utils import make_msgid
 
 import structlog
@@ -71,6 +70,10 @@ class Alert:
     repeat_after: timedelta | None = None
     count: int = 1                  # how many messages it is about: more than one only for the junk digest
     items: tuple[str, ...] = ()     # one line each (a reference, a reason, a folder): a digest's list
+    reference: str = ""             # the held message's short reference (HWC-...): how officers name it
+    # Who a held authentic signal is about (names, dates of birth): only ever in an alert sealed to an officer's
+    # key, never in a plain one, never kept while the alert waits, never in a repr.
+    personal: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def kind(self) -> str:
@@ -101,6 +104,7 @@ class Alerter:
         self._store = store
         self._now = now
         self._transport_down = False
+        self._personal_copies: list[str] = []
 
     def tell(self, alert: Alert, covers: Sequence[str] = ()) -> bool:
         """Send the alert to every officer unless this event was told already; True when it went out now, and
@@ -120,6 +124,12 @@ class Alerter:
             return self._hold(alert, "not-accepted")
         return True
 
+    def take_personal_copies(self) -> list[str]:
+        """The Message-IDs of the alerts sent since the last call that named a child: their copies in Sent and
+        Trash must go, like the copies of a school's mail."""
+        taken, self._personal_copies = self._personal_copies, []
+        return taken
+
     def due(self, alert: Alert) -> bool:
         """Whether this event is still to be told (never told, or a repeating one due again)."""
         return self._store.alert_due(alert.event, self._now(), alert.repeat_after)
@@ -137,7 +147,7 @@ class Alerter:
         now = self._now()
         if not self._store.alert_due(alert.event, now, alert.repeat_after):
             return False
-        subject, body = self._render(alert)
+        subject, body = self._render(alert, sealed=False)
         sender = self._settings.sender
         officers = [(officer.name, officer.email) for officer in self._rules.officers]
         headers = envelope(sender, officers or [(sender.name, sender.address)], subject,
@@ -151,9 +161,11 @@ class Alerter:
         log.info("alert-filed", reason=alert.code, folder=folder)
         return True
 
-    def _render(self, alert: Alert) -> tuple[str, str]:
+    def _render(self, alert: Alert, *, sealed: bool) -> tuple[str, str]:
+        """The alert's subject and text; the personal lines only when it will be `sealed` to the officer's key."""
         return self._templates.render(ALERT, {"alert": alert, "explanation": alert.reason.explanation,
-                                              "action": alert.reason.action, "sender": self._settings.sender})
+                                              "action": alert.reason.action, "sender": self._settings.sender,
+                                              "sealed": sealed, "personal": alert.personal if sealed else ()})
 
     def send_pending(self) -> int:
         """A pass-level chore: waiting genuine alerts, oldest first within their budget, then the junk digest when
@@ -165,7 +177,8 @@ class Alerter:
         sent = 0
         for pending in waiting:
             if not self._within_budget(AlertKind.genuine, now) or not self._send(
-                    Alert(pending.event, pending.reason, pending.folder, pending.detail, items=pending.items),
+                    Alert(pending.event, pending.reason, pending.folder, pending.detail, items=pending.items,
+                          reference=pending.reference),
                     AlertKind.genuine, now):
                 break
             sent += 1
@@ -192,25 +205,31 @@ class Alerter:
     def _hold(self, alert: Alert, why: str) -> bool:
         """Keep the alert for later: genuine ones are sent on their own, junk by the digest. Always False."""
         self._store.hold_alert(PendingAlert(alert.event, alert.budget, alert.reason, alert.folder, alert.detail,
-                                            alert.items))
+                                            alert.items, alert.reference))
         log.warning("alert-pending", reason=alert.code, outcome=alert.kind, step=why)
         return False
 
     def _send(self, alert: Alert, kind: AlertKind, now: datetime, covers: Sequence[str] = ()) -> bool:
         """One mail per officer; recorded as sent (with the events it `covers`) when at least one was accepted."""
         sender = self._settings.sender
-        subject, body = self._render(alert)
         accepted, unavailable = 0, False
         # The escalation also goes to the on-call addresses, unencrypted: like every alert it holds no personal data.
         on_call = self._settings.school_day.on_call if alert.reason is Reason.NOT_AT_SCHOOL else ()
         recipients = [*self._rules.officers, *(Officer(name="Bereikbaarheidsdienst", email=address)
                                                for address in on_call)]
         for officer in recipients:
-            headers = envelope(sender, [(officer.name, officer.email)], subject,
-                               message_id=make_msgid(domain=sender.id_domain), now=now)
+            sealed = self._usable_key(officer)
+            subject, body = self._render(alert, sealed=sealed)
+            message_id = make_msgid(domain=sender.id_domain)
+            headers = envelope(sender, [(officer.name, officer.email)], subject, message_id=message_id, now=now)
+            message = (self._sealer.seal(Notice((officer.email,), (officer.fingerprint,), headers,
+                                                protected(headers, subject, body)))
+                       if sealed and officer.fingerprint else plain(headers, body))
             try:
-                self._transport.send(self._protect(officer, headers, subject, body), [officer.email])
+                self._transport.send(message, [officer.email])
                 accepted += 1
+                if sealed and alert.personal:
+                    self._personal_copies.append(message_id)
             except TransportRejected as error:
                 log.error("alert-rejected", reason=alert.code, error=str(error))
             except TransportUnavailable as error:
@@ -224,14 +243,13 @@ class Alerter:
         log.info("alert-sent", reason=alert.code, outcome=alert.kind, count=accepted)
         return True
 
-    def _protect(self, officer: Officer, headers: tuple[tuple[str, str], ...], subject: str,
-                 body: str) -> EmailMessage:
-        """Encrypted and signed when the officer has a usable key; plain otherwise (alerts hold no personal data)."""
+    def _usable_key(self, officer: Officer) -> bool:
+        """Whether the alert is sealed to the officer: encrypted and signed with a usable key; plain otherwise, and
+        then it holds no personal data."""
         if officer.fingerprint is None:
-            return plain(headers, body)
+            return False
         state = self._outbound.key_state(officer.fingerprint, officer.email)
         if state is not KeyState.ok:
             log.warning("officer-key-unusable", fingerprint=officer.fingerprint, reason=state.value)
-            return plain(headers, body)
-        return self._sealer.seal(Notice((officer.email,), (officer.fingerprint,), headers,
-                                        protected(headers, subject, body)))
+            return False
+        return True

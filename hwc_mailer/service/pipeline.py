@@ -40,7 +40,7 @@ import structlog
 from ..domain.outcomes import Bounced, Delivered, Held, NotOurs, Outcome, parse_outcome_code
 from ..domain.reasons import Disposition, Reason
 from ..domain.register import Register
-from ..domain.routing import Delivery, Routed, route
+from ..domain.routing import Delivery, Routed, route, suggestions
 from ..domain.signal import AgeRange, Signal, parse_signal
 from ..domain.text import well_formed_message_id
 from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
@@ -48,7 +48,7 @@ from ..errors import Outage, RegisterUnavailable, TransportRejected
 from ..inbound.authenticate import authenticate, header_sender, oversized
 from ..inbound.bounces import bounce_of
 from ..inbound.mime import Readable, message_id_of
-from ..outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
+from ..outbound.notice import DeliveryKey, Templates, compose_notice, dutch_date, outgoing_message_id
 from ..outbound.sealing import PgpMimeSealer
 from ..settings.config import Folders, Settings
 from ..settings.rules import Rules, School
@@ -104,21 +104,21 @@ class Context:
 Plan = Routed[School]
 
 
-def plan(readable: Readable, context: Context, now: datetime) -> Plan | Held:
-    """From the authentic text to one delivery per school, or why a person must do it."""
+def plan(readable: Readable, context: Context, now: datetime) -> tuple[Plan | Held, Signal | None]:
+    """From the authentic text to one delivery per school, or why a person must do it; with the signal as read,
+    when it could be (an officer asked to finish it is told who it is about)."""
     if readable.doubt is not None:
-        return Held(readable.doubt)
+        return Held(readable.doubt), None
     ages = context.settings.ages
     signal = parse_signal(readable.text, today=now.date(), ages=AgeRange(ages.minimum, ages.maximum),
                           set_apart=readable.set_apart, subject=readable.subject)
     if not isinstance(signal, Signal):
-        return signal
+        return signal, None
     try:
-        routed = route(signal, context.rules, context.register)
+        return route(signal, context.rules, context.register), signal
     except RegisterUnavailable as error:
         log.error("register-unavailable", error=str(error))
-        return Held(Reason.REGISTER_UNAVAILABLE)
-    return routed
+        return Held(Reason.REGISTER_UNAVAILABLE), signal
 
 
 # What a replay alert says about the signal's first copy.
@@ -257,6 +257,7 @@ class Pipeline:
         if size is None:
             return None
         now = self.context.now()
+        signal: Signal | None = None
         if size > settings.limits.max_message_bytes:
             header = mailbox.fetch_header(self._inbox, uid) or b""
             message_id = message_id_of(header)
@@ -266,31 +267,32 @@ class Pipeline:
             if raw is None:
                 return None
             message_id = message_id_of(raw)
-            decision = self._decide(raw, source, now)
+            decision, signal = self._decide(raw, source, now)
             del raw
         structlog.contextvars.bind_contextvars(source=source, message_id=message_id)
         try:
             outcome = self._carry_out(decision, source, message_id or source, now)
-            return self._conclude(outcome, uid, source, message_id, decision if isinstance(decision, Routed) else None)
+            return self._conclude(outcome, uid, source, message_id, decision if isinstance(decision, Routed) else None,
+                                  signal)
         finally:
             structlog.contextvars.unbind_contextvars("source", "message_id")
 
-    def _decide(self, raw: bytes, source: str, now: datetime) -> Plan | Outcome:
+    def _decide(self, raw: bytes, source: str, now: datetime) -> tuple[Plan | Outcome, Signal | None]:
         """A report on one of our mails first, then authenticate, refuse a replay, and plan; nothing here sends or
-        moves anything."""
+        moves anything. The signal comes along once it is read from an authentic message."""
         settings = self.context.settings
         bounce = bounce_of(raw, settings.limits)
         if bounce is not None and any(self.edges.store.is_sent(keyed_digest(self.context.secret, "sent", mid.encode()))
                                       for mid in bounce.message_ids):
-            return Bounced(self._schools_of(bounce.recipients), bounce.status)
+            return Bounced(self._schools_of(bounce.recipients), bounce.status), None
         authentic = authenticate(raw, self.context.rules, self.edges.inbound, limits=settings.limits,
                                  trust=settings.trust, office=settings.sender.address, now=now)
         if isinstance(authentic, (NotOurs, Held)):
-            return authentic
+            return authentic, None
         replay = keyed_digest(self.context.secret, "replay", authentic.digest.encode())
         refused = self._claim(replay, source, now)
         if refused is not None:
-            return refused
+            return refused, None
         return plan(authentic.readable, self.context, now)
 
     def _claim(self, replay: str, source: str, now: datetime) -> Held | None:
@@ -395,16 +397,21 @@ class Pipeline:
             return None
         return Delivery(delivery.school.model_copy(update={"contacts": tuple(usable)}), delivery.children)
 
-    def _conclude(self, outcome: Outcome, uid: int, source: str, message_id: str, planned: Plan | None) -> Outcome:
+    def _conclude(self, outcome: Outcome, uid: int, source: str, message_id: str, planned: Plan | None,
+                  signal: Signal | None = None) -> Outcome:
         """Record the outcome (telling an officer when held), then carry out its mailbox action."""
         now = self.context.now()
         month = f"{now:%Y-%m}"
         store = self.edges.store
         if isinstance(outcome, Held):
             folder = self._folder(outcome.disposition)
-            # Never raises for an outage: an alert no officer's server accepted waits in the store and goes out on
-            # a later pass (Alerter.send_pending), so the outcome is recorded and the message moved regardless.
-            self.alerter.tell(Alert(f"{outcome.code}:{source}", outcome.reason, folder, outcome.detail))
+            reference = self._record_placement(uid, source, message_id, outcome.code, folder)
+            personal = held_details(signal, outcome, self.context.rules) if signal is not None else ()
+            # Never raises for an outage: an alert no officer's server accepted waits in the store (without the
+            # personal lines) and goes out on a later pass, so the outcome is recorded and the message moved.
+            self.alerter.tell(Alert(f"{outcome.code}:{source}", outcome.reason, folder, outcome.detail,
+                                    reference=reference, personal=personal))
+            self._purge_alert_copies()
             store.record_outcome(source, outcome.code, month, [Tally("", 1, 0, 0)])
             log.warning("held", outcome=outcome.code, reason=outcome.reason.value, folder=folder,
                         child_number=outcome.child)
@@ -448,20 +455,30 @@ class Pipeline:
         self.edges.store.forget(source)
         log.info("disposed", step=action.value, count=copies)
 
-    def _record_placement(self, uid: int, source: str, message_id: str, outcome: str, folder: str) -> None:
-        """Before the move, what finds the message in `folder` again (its exact Message-ID and size) and when it
-        came: for the escalation before the school day and the purge after the retention. A resumed move keeps
-        the first record."""
+    def _record_placement(self, uid: int, source: str, message_id: str, outcome: str, folder: str) -> str:
+        """Before the alert and the move, what finds the message in `folder` again (its exact Message-ID and size)
+        and when it came, under a new reference: for the officer, the escalation before the school day and the
+        purge after the retention. A resumed move keeps the first record. Returns the reference ("" when the
+        message is gone)."""
         mailbox, store = self.edges.mailbox, self.edges.store
         if not message_id:
             header = mailbox.fetch_header(self._inbox, uid)
             message_id = message_id_of(header) if header is not None else ""
         size = mailbox.size(self._inbox, uid)
         if size is None:
-            return
+            return ""
         now = self.context.now()
-        store.record_placed(Placed(source, new_reference(), folder, message_id if well_formed_message_id(message_id)
-                                   else "", size, outcome, store.journal(source).since or now, now))
+        return store.record_placed(Placed(source, new_reference(), folder,
+                                          message_id if well_formed_message_id(message_id) else "", size, outcome,
+                                          store.journal(source).since or now, now))
+
+    def _purge_alert_copies(self) -> None:
+        """Copies the server kept of alerts that named a child (encrypted, but personal data all the same)."""
+        folders, mailbox = self.folders(), self.edges.mailbox
+        for message_id in self.alerter.take_personal_copies():
+            for folder in (folders.sent, folders.trash):
+                if folder is not None:
+                    mailbox.delete(folder, sorted(mailbox.find_by_message_id(folder, message_id)))
 
     def _source_copy(self, uid: int, message_id: str) -> SourceCopy | None:
         """The source's Message-ID (read again on a resume) and size, taken before it is deleted; None when there
@@ -518,6 +535,27 @@ class Pipeline:
     def _claims_trusted_sender(self, header: bytes) -> bool:
         """From the header alone; over a cap or unparsable, any trusted address in its raw From counts (fail closed)."""
         return not isinstance(header_sender(header, self.context.rules, self.context.settings.limits), NotOurs)
+
+
+# Reasons about where a child goes: the officer gets close school names as hints.
+ROUTING = frozenset({Reason.UNKNOWN_SCHOOL, Reason.AMBIGUOUS_SCHOOL, Reason.MUNICIPALITY_MISMATCH,
+                     Reason.SCHOOL_NOT_PARTICIPATING, Reason.REGISTER_MISMATCH, Reason.NO_VALID_KEY})
+
+
+def held_details(signal: Signal, held: Held, rules: Rules) -> tuple[str, ...]:
+    """What an officer with a key needs to finish a held signal: who, born when, the school as written, and for
+    a routing problem up to three close schools from the rules as hints. Only ever sealed to that officer."""
+    schools = [(school.code, school.name, school.aliases) for school in rules.schools]
+    lines = []
+    for number, child in enumerate(signal.children, start=1):
+        written = f", school in het signaal: {child.school}" if child.school else ", geen school in het signaal"
+        place = f", gemeente {child.municipality}" if child.municipality else ""
+        lines.append(f"kind {number}: {child.name}, geboren {dutch_date(child.birth_date)}{written}{place}")
+        if held.reason in ROUTING and child.school and held.child in (None, number):
+            hints = suggestions(child.school, schools)
+            if hints:
+                lines.append(f"   lijkt op: {'; '.join(hints)} (alleen een suggestie: controleer het zelf)")
+    return tuple(lines)
 
 
 def _tallies(deliveries: tuple[Delivery[School], ...]) -> list[Tally]:

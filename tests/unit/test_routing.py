@@ -10,7 +10,7 @@ import pytest
 
 from hwc_mailer.domain.outcomes import Held
 from hwc_mailer.domain.reasons import Reason
-from hwc_mailer.domain.routing import Delivery, Routed, find_school, route
+from hwc_mailer.domain.routing import Delivery, Routed, find_school, route, suggestions
 from hwc_mailer.domain.signal import Child, Signal
 from hwc_mailer.settings.rules import Rules, School, load_rules
 
@@ -233,3 +233,17 @@ def test_a_school_line_agrees_with_the_bare_brin_of_the_register(rules: Rules) -
     assert isinstance(result, tuple) and result[0].school.code == "12AB01"
     other = route(Signal((child("Jan Jansen", "12AB01"),)), rules, OneSchoolRegister("12AB00"))
     assert other == Held(Reason.REGISTER_MISMATCH, "het register noemt 12AB00", child=1)
+
+
+SUGGESTED = [("12AB00", "Basisschool De Regenboog", ("De Regenboog",)), ("56EF00", "Basisschool Op de Heuvel", ()),
+             ("34CD00", "Kindcentrum Sint Jozef", ())]
+
+
+@pytest.mark.parametrize(("written", "hints"), [
+    ("Basisschool De Regenbog", ["12AB00 Basisschool De Regenboog"]),
+    ("Heuvel", ["56EF00 Basisschool Op de Heuvel"]),
+    ("34CD0", ["34CD00 Kindcentrum Sint Jozef"]),
+    ("Montessorischool Maastricht", []),
+])
+def test_an_officer_gets_close_schools_from_the_rules_as_hints(written: str, hints: list[str]) -> None:
+    assert suggestions(written, SUGGESTED) == hints
