@@ -380,6 +380,24 @@ class ImapMailbox(LoggingIn):
                 found[int(uid)] = int(size)
         return dict(sorted(found.items()))
 
+    def present(self, folder: str) -> set[tuple[str, int]]:
+        """(Message-ID, RFC822.SIZE) of every message in `folder` with exactly one well-formed Message-ID, in one
+        FETCH, flags untouched; empty for a folder that does not exist."""
+        with self._boundary(f"listing {folder}"):
+            if not self._connected().folder_exists(folder):
+                return set()
+            client = self._select(folder)
+            uids = client.search("ALL")
+            fetched = client.fetch(uids, [MESSAGE_ID_FIELD, b"RFC822.SIZE"]) if uids else {}
+        found = set()
+        for items in fetched.values():
+            header = next((value for key, value in items.items() if key.startswith(b"BODY[HEADER.FIELDS")), None)
+            size = items.get(b"RFC822.SIZE")
+            ids = message_ids_in(bytes(header)) if header is not None else []
+            if size is not None and len(ids) == 1 and well_formed_message_id(ids[0]):
+                found.add((ids[0], int(size)))
+        return found
+
     def wait_for_mail(self, folder: str, seconds: float, stop: Callable[[], bool]) -> None:
         """Return when mail may have arrived, `seconds` passed, or `stop()` is true.
 

@@ -38,8 +38,8 @@ class SmtpTransport(LoggingIn):
 
     def send(self, message: EmailMessage, recipients: Sequence[str], reports: bool = False) -> int:
         """Send one message; return how many recipients the server accepted (at least one). With `reports`, ask a
-        server that offers DSN to report a failure (or a long delay) with the headers only: the report comes to
-        the mailbox, where the pipeline reads it."""
+        server that offers DSN to report a failure with the headers only: the report comes to the mailbox, where
+        the pipeline reads it."""
         return asyncio.run(self._session(message, recipients, reports))
 
     def probe(self) -> None:
@@ -63,7 +63,7 @@ class SmtpTransport(LoggingIn):
                 dsn = reports and client.supports_extension("dsn")
                 refused, _ = await client.send_message(
                     message, sender=self._sender, recipients=list(recipients),
-                    mail_options=["RET=HDRS"] if dsn else None, rcpt_options=["NOTIFY=FAILURE,DELAY"] if dsn else None)
+                    mail_options=["RET=HDRS"] if dsn else None, rcpt_options=["NOTIFY=FAILURE"] if dsn else None)
         except aiosmtplib.SMTPSenderRefused as error:
             problem = diagnose(f"{error.code} {error.message}", LoginProblem.SEND_AS_DENIED)
             failure = TransportLoginRefused(f"{where} refused the sender {self._sender} ({error.code} "

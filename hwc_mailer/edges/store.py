@@ -113,8 +113,8 @@ class PlacedMessage(SQLModel, table=True):
 
 
 class SentMail(SQLModel, table=True):
-    """A keyed hash of the Message-ID of a mail we sent a school, and when: a delivery report that names it is
-    provably about our mail. No school, no recipient."""
+    """A keyed hash of the Message-ID of a mail we sent a school together with that school's code, and when: a
+    delivery report that names it is provably about our mail to that school. Neither can be read back."""
 
     digest: str = Field(primary_key=True)
     at: datetime
@@ -416,6 +416,15 @@ class SqlStore:
                 session.add(counter)
             session.commit()
 
+    def move_placed(self, source: str, folder: str) -> None:
+        """A person moved the placed message (to Trash): it is followed there until the retention purges it."""
+        with Session(self._engine) as session:
+            row = session.get(PlacedMessage, source)
+            if row is not None:
+                row.folder = folder
+                session.add(row)
+                session.commit()
+
     def waiting_since(self, prefix: str) -> dict[str, datetime]:
         """Sources under `prefix` without an outcome yet (an outage keeps them), with when they were first seen."""
         with Session(self._engine) as session:
@@ -431,6 +440,11 @@ class SqlStore:
     def is_sent(self, digest: str) -> bool:
         with Session(self._engine) as session:
             return session.get(SentMail, digest) is not None
+
+    def forget_sent(self, digest: str) -> None:
+        with Session(self._engine) as session:
+            session.exec(delete(SentMail).where(col(SentMail.digest) == digest))
+            session.commit()
 
     def forget_sent_before(self, moment: datetime) -> None:
         with Session(self._engine) as session:

@@ -24,13 +24,16 @@ _RECIPIENT = re.compile(r"^(?:rfc822;)?\s*<?([^<>\s;]+@[^<>\s;]+)>?\s*$", re.IGN
 _STATUS = re.compile(r"^[245]\.[0-9]{1,3}\.[0-9]{1,3}$")
 # Text read from one part when looking for the returned Message-ID: a classic bounce quotes headers first.
 _TEXT_BYTES = 64 * 1024
+# A report names the one mail it returns; a few more cover a digest of reports. More is a hostile mail.
+MAX_IDS = 16
 
 
 @dataclass(frozen=True)
 class Bounce:
     message_ids: tuple[str, ...]     # the well-formed Message-IDs the report names (of the mail it returns)
-    recipients: tuple[str, ...]      # Final-Recipient / Original-Recipient addresses, lower case
-    status: str                      # the first DSN Status such as 5.1.1, or ""
+    recipients: tuple[str, ...]      # Final-Recipient / Original-Recipient addresses, lower case: for the log only,
+                                     # since anyone can write them (the school comes from our own record)
+    status: str                      # the first permanent DSN Status such as 5.1.1, or "" (a classic bounce)
 
 
 def bounce_of(raw: bytes, limits: Limits) -> Bounce | None:
@@ -55,10 +58,11 @@ def bounce_of(raw: bytes, limits: Limits) -> Bounce | None:
             ids += _MESSAGE_ID_LINE.findall(payload[:_TEXT_BYTES].decode("latin-1"))
     except PARSER_ERRORS:
         return None
-    found = tuple(dict.fromkeys(mid for mid in ids if well_formed_message_id(mid)))
-    if not found:
-        return None
-    return Bounce(found, tuple(dict.fromkeys(recipients)), statuses[0] if statuses else "")
+    found = tuple(dict.fromkeys(mid for mid in ids if well_formed_message_id(mid)))[:MAX_IDS]
+    if not found or (statuses and not any(status.startswith("5.") for status in statuses)):
+        return None     # names nothing, or reports a delay or a success: not a mail that did not arrive
+    return Bounce(found, tuple(dict.fromkeys(recipients)), next((status for status in statuses
+                                                                if status.startswith("5.")), ""))
 
 
 def _header_ids(part: Message) -> list[str]:

@@ -84,7 +84,10 @@ class Alert:
 
     @property
     def budget(self) -> AlertKind:
-        """The hourly budget it is counted in: junk or genuine."""
+        """The hourly budget it is counted in: junk or genuine; the escalation before the school day is a digest,
+        outside both, so no flood of mail can make it wait."""
+        if self.reason is Reason.NOT_AT_SCHOOL:
+            return AlertKind.digest
         return AlertKind.junk if self.reason in JUNK else AlertKind.genuine
 
     @property
@@ -106,22 +109,23 @@ class Alerter:
         self._transport_down = False
         self._personal_copies: list[str] = []
 
-    def tell(self, alert: Alert, covers: Sequence[str] = ()) -> bool:
+    def tell(self, alert: Alert, covers: Sequence[str] = (), *, wait: bool = True) -> bool:
         """Send the alert to every officer unless this event was told already; True when it went out now, and
         then the events it `covers` (a digest's items) count as told too.
 
-        False when it was told before, or when it waits: in the store, for `send_pending` (a genuine alert) or
-        for the digest (junk).
+        False when it was told before, or when it could not go out now: then it waits in the store, for
+        `send_pending` (a genuine alert) or for the digest (junk), unless `wait` is false (a digest the caller
+        makes anew from the state of the moment, such as the escalation).
         """
         now = self._now()
         if not self._store.alert_due(alert.event, now, alert.repeat_after):
             return False
         if self._transport_down:
-            return self._hold(alert, "outage")
-        if not self._within_budget(alert.budget, now):
-            return self._hold(alert, "over-budget")
+            return self._later(alert, "outage", wait)
+        if alert.budget is not AlertKind.digest and not self._within_budget(alert.budget, now):
+            return self._later(alert, "over-budget", wait)
         if not self._send(alert, alert.budget, now, covers):
-            return self._hold(alert, "not-accepted")
+            return self._later(alert, "not-accepted", wait)
         return True
 
     def take_personal_copies(self) -> list[str]:
@@ -140,7 +144,7 @@ class Alerter:
         `send_pending`."""
         return self._transport_down
 
-    def file(self, alert: Alert, mailbox: Mailbox, folder: str) -> bool:
+    def file(self, alert: Alert, mailbox: Mailbox, folder: str, covers: Sequence[str] = ()) -> bool:
         """Put the alert into `folder` of the Leerplicht mailbox instead of mailing it, for when mail cannot go out
         (the SMTP login is refused); unless this event was told already. True when it was put there now, False
         when it was told before or the mailbox is out of reach too."""
@@ -157,7 +161,7 @@ class Alerter:
         except MailboxUnavailable as error:
             log.error("alert-not-filed", reason=alert.code, folder=folder, error=str(error))
             return False
-        self._store.record_alert(alert.event, now, alert.budget)
+        self._store.record_alert(alert.event, now, alert.budget, covers)
         log.info("alert-filed", reason=alert.code, folder=folder)
         return True
 
@@ -201,6 +205,12 @@ class Alerter:
         budgets = self._settings.alerts
         limit = budgets.junk_per_hour if kind is AlertKind.junk else budgets.max_per_hour
         return self._store.alerts_sent_after(kind, now - BUDGET_WINDOW) < limit
+
+    def _later(self, alert: Alert, why: str, wait: bool) -> bool:
+        """Not now: kept to go out later when the caller lets it `wait`. Always False."""
+        if wait:
+            self._hold(alert, why)
+        return False
 
     def _hold(self, alert: Alert, why: str) -> bool:
         """Keep the alert for later: genuine ones are sent on their own, junk by the digest. Always False."""

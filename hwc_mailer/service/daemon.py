@@ -89,7 +89,7 @@ class Daemon:
                     self._keys_due.clear()
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + TICK_SECONDS
-                    self.services.maintenance.on_time()
+                    self.services.maintenance.on_time(between=self._notify.watchdog)
                 self.services.maintenance.tidy()
                 # Pets the watchdog between messages too: a long pass is not a hung daemon.
                 outcomes = self.services.pipeline.process_waiting(between=self._notify.watchdog)

@@ -22,6 +22,7 @@
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,6 +40,9 @@ from .logins import secret_alerts
 from .pipeline import Context, Edges, delayed_event, source_key
 
 WEEKDAYS = tuple(Weekday)
+# How often the clock's chores look into the mailbox (what left the held folders, what to purge): a listing of
+# each held folder, so not every minute.
+MAILBOX_EVERY = timedelta(minutes=10)
 
 
 def school_calendar(school_day: SchoolDay) -> SchoolCalendar:
@@ -67,6 +71,7 @@ class Maintenance:
         self.alerter = alerter
         self._folders = folders
         self._calendar = school_calendar(context.settings.school_day)
+        self._looked_at: datetime | None = None
 
     def tidy(self) -> None:
         self.send_pending_alerts()
@@ -98,36 +103,55 @@ class Maintenance:
         log.info("keys-checked", count=len(statuses), deliveries=told)
         return told
 
-    def on_time(self) -> None:
-        """The clock's chores; the mailbox is needed only to see what left the held folders and to purge, so an
-        IMAP outage never stops the escalation (it then names every signal still recorded: fail towards telling)."""
+    def on_time(self, between: Callable[[], None] | None = None) -> None:
+        """The clock's chores. The mailbox is looked at (one listing per folder, `between` called before each, so
+        the daemon pets its watchdog) at most every MAILBOX_EVERY: to see what people took out of the held folders
+        and to purge. An IMAP outage never stops the escalation: it then names every signal still recorded."""
+        heartbeat = between or (lambda: None)
         now = self.context.now()
         placed = self.edges.store.placed()
+        if self._looked_at is not None and now - self._looked_at < MAILBOX_EVERY:
+            self._escalate(now, placed)
+            self._tell_delays(now)
+            return
         try:
-            placed = self._still_there(placed)
+            placed = self._still_there(placed, heartbeat)
         except Outage as error:
             log.warning("held-not-checked", error=str(error))
             self._escalate(now, placed)
             self._tell_delays(now)
             raise
+        self._looked_at = now
         self._escalate(now, placed)
         self._tell_delays(now)
-        self._retain(now, placed)
+        self._retain(now, placed, heartbeat)
 
     def _waiting(self) -> dict[str, datetime]:
         return self.edges.store.waiting_since(f"{self.context.settings.folders.inbox}:")
 
-    def _still_there(self, placed: list[Placed]) -> list[Placed]:
-        """The placed messages still in their folder; a person who finished one took it out, so it is forgotten.
-        A message without a Message-ID cannot be looked for and counts as there."""
+    def _still_there(self, placed: list[Placed], heartbeat: Callable[[], None]) -> list[Placed]:
+        """The placed messages still in their folder. One a person deleted into Trash is followed there (it still
+        holds the signal) until the retention purges it; one a person took anywhere else is finished and
+        forgotten. A message without a Message-ID cannot be looked for and counts as there."""
+        trash = self._folders().trash
+        listed: dict[str, set[tuple[str, int]]] = {}
+
+        def present(folder: str) -> set[tuple[str, int]]:
+            if folder not in listed:
+                heartbeat()
+                listed[folder] = self.edges.mailbox.present(folder)
+            return listed[folder]
+
         there = []
         for held in placed:
-            if held.message_id and held.size not in self.edges.mailbox.find_by_message_id(
-                    held.folder, held.message_id).values():
+            if not held.message_id or (held.message_id, held.size) in present(held.folder):
+                there.append(held)
+            elif trash is not None and held.folder != trash and (held.message_id, held.size) in present(trash):
+                self.edges.store.move_placed(held.source, trash)
+                there.append(replace(held, folder=trash))
+            else:
                 self.edges.store.forget_placed(held.source)
                 log.info("held-finished", outcome=held.outcome)
-            else:
-                there.append(held)
         return there
 
     def _escalate(self, now: datetime, placed: list[Placed]) -> None:
@@ -146,8 +170,11 @@ class Maintenance:
                        Reason.NOT_AT_SCHOOL,
                        detail=f"schooldag begint {self._local(self._calendar.deadline(now - self._calendar.margin))}",
                        count=len(named), items=tuple(line for _, line in named))
-        told = self.alerter.tell(digest, covers=events)
-        log.warning("escalated", count=len(named), step="told" if told else "waiting")
+        # Never kept waiting as it is: the next tick makes it anew from what is still not at school. When mail
+        # cannot go out, it goes into the officers' folder of the mailbox instead.
+        told = self.alerter.tell(digest, covers=events, wait=False) or self.alerter.file(
+            digest, self.edges.mailbox, self.context.settings.folders.alerts, covers=events)
+        log.warning("escalated", count=len(named), step="told" if told else "not-yet")
 
     def _tell_delays(self, now: datetime) -> None:
         delay = timedelta(minutes=self.context.settings.retention.delay_minutes)
@@ -156,14 +183,16 @@ class Maintenance:
                 self.alerter.tell(Alert(delayed_event(source), Reason.DELAYED,
                                         detail=f"wacht sinds {self._local(since)}"))
 
-    def _retain(self, now: datetime, placed: list[Placed]) -> None:
+    def _retain(self, now: datetime, placed: list[Placed], heartbeat: Callable[[], None]) -> None:
         retention = self.context.settings.retention
         keep = timedelta(hours=retention.held_hours)
         warn = keep - timedelta(hours=retention.warning_hours)
+        manual = self.context.settings.folders.manual
         for held in placed:
             if now - held.placed >= keep:
+                heartbeat()
                 self._purge(held, now)
-            elif now - held.placed >= warn:
+            elif now - held.placed >= warn and held.folder == manual:     # junk and forgeries go unannounced
                 self.alerter.tell(Alert(f"held-expiring:{held.source}", Reason.HELD_EXPIRING, held.folder,
                                         detail=f"{held.ref}, verwijderd na {self._local(held.placed + keep)}"))
 

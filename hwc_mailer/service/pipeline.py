@@ -159,6 +159,11 @@ def keyed_digest(secret: bytes, purpose: str, data: bytes) -> str:
     return hmac.new(secret, purpose.encode() + b"\0" + data, hashlib.sha256).hexdigest()
 
 
+def sent_digest(secret: bytes, message_id: str, school: str) -> str:
+    """What is kept of a mail sent to a school: neither its id nor the school can be read back from it."""
+    return keyed_digest(secret, "sent", f"{message_id}\0{school}".encode())
+
+
 class Pipeline:
     def __init__(self, edges: Edges, context: Context, alerter: Alerter) -> None:
         self.edges = edges
@@ -282,9 +287,9 @@ class Pipeline:
         moves anything. The signal comes along once it is read from an authentic message."""
         settings = self.context.settings
         bounce = bounce_of(raw, settings.limits)
-        if bounce is not None and any(self.edges.store.is_sent(keyed_digest(self.context.secret, "sent", mid.encode()))
-                                      for mid in bounce.message_ids):
-            return Bounced(self._schools_of(bounce.recipients), bounce.status), None
+        returned = self._returned(bounce.message_ids) if bounce is not None else None
+        if bounce is not None and returned is not None:
+            return Bounced(returned, bounce.status), None
         authentic = authenticate(raw, self.context.rules, self.edges.inbound, limits=settings.limits,
                                  trust=settings.trust, office=settings.sender.address, now=now)
         if isinstance(authentic, (NotOurs, Held)):
@@ -339,11 +344,22 @@ class Pipeline:
             return True
         return self.edges.mailbox.size(there["folder"], int(there["uid"])) is None
 
-    def _schools_of(self, addresses: Sequence[str]) -> tuple[str, ...]:
-        """The codes of the schools whose contacts have these addresses (a report names the failed recipient)."""
-        wanted = {address.lower() for address in addresses}
-        return tuple(school.code for school in self.context.rules.schools
-                     if any(contact.email.lower() in wanted for contact in school.contacts))
+    def _returned(self, message_ids: Sequence[str]) -> tuple[str, ...] | None:
+        """The school codes of the mails of ours a report names, or None when it names none of ours.
+
+        What was sent is kept as keyed hashes of (Message-ID, school), so the school comes from our own record,
+        never from the report's recipient lines, which anyone can write. Each mail is reported once: its record
+        goes with the first report, so a forged second report on it is someone else's mail.
+        """
+        store, secret = self.edges.store, self.context.secret
+        schools = []
+        for message_id in message_ids:
+            for school in self.context.rules.schools:
+                digest = sent_digest(secret, message_id, school.code)
+                if store.is_sent(digest):
+                    store.forget_sent(digest)
+                    schools.append(school.code)
+        return tuple(dict.fromkeys(schools)) or None
 
     def _carry_out(self, decision: Plan | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
         """Send every delivery of a plan that has not been accepted yet; any other decision is already final."""
@@ -365,7 +381,7 @@ class Pipeline:
                 notice = compose_notice(delivery, settings.sender, self.context.templates, message_id=message_id,
                                         now=now, reply_to=[(officer.name, officer.email)
                                                            for officer in self.context.rules.officers])
-                edges.store.remember_sent(keyed_digest(secret, "sent", message_id.encode()), now)
+                edges.store.remember_sent(sent_digest(secret, message_id, delivery.school.code), now)
                 try:
                     count = edges.transport.send(self._sealer.seal(notice), notice.recipients, reports=True)
                 except TransportRejected as error:
@@ -416,7 +432,7 @@ class Pipeline:
             log.warning("held", outcome=outcome.code, reason=outcome.reason.value, folder=folder,
                         child_number=outcome.child)
         elif isinstance(outcome, Bounced):
-            schools = ", ".join(outcome.schools) or "onbekend"
+            schools = ", ".join(outcome.schools)
             self.alerter.tell(Alert(f"bounced:{source}", Reason.BOUNCED,
                                     detail=f"school {schools}" + (f", status {outcome.status}" if outcome.status
                                                                   else "")))

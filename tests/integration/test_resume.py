@@ -145,6 +145,9 @@ class FaultyMailbox:
     def wait_for_mail(self, folder: str, seconds: float, stop: Callable[[], bool]) -> None:
         self.fault.around("wait_for_mail", (folder, seconds), lambda: self.real.wait_for_mail(folder, seconds, stop))
 
+    def present(self, folder: str) -> set[tuple[str, int]]:
+        return self.fault.around("present", (folder,), lambda: self.real.present(folder))
+
     def append(self, folder: str, raw: bytes) -> None:
         self.fault.around("append", (folder, raw), lambda: self.real.append(folder, raw))
 
@@ -237,6 +240,9 @@ class FaultyStore:
     def forget_placed(self, source: str, *, expired_in: str | None = None) -> None:
         self.fault.around("forget_placed", (source,), lambda: self.real.forget_placed(source, expired_in=expired_in))
 
+    def move_placed(self, source: str, folder: str) -> None:
+        self.fault.around("move_placed", (source, folder), lambda: self.real.move_placed(source, folder))
+
     def waiting_since(self, prefix: str) -> dict[str, datetime]:
         return self.fault.around("waiting_since", (prefix,), lambda: self.real.waiting_since(prefix))
 
@@ -245,6 +251,9 @@ class FaultyStore:
 
     def is_sent(self, digest: str) -> bool:
         return self.fault.around("is_sent", (digest,), lambda: self.real.is_sent(digest))
+
+    def forget_sent(self, digest: str) -> None:
+        self.fault.around("forget_sent", (digest,), lambda: self.real.forget_sent(digest))
 
     def forget_sent_before(self, moment: datetime) -> None:
         self.fault.around("forget_sent_before", (moment,), lambda: self.real.forget_sent_before(moment))

@@ -194,3 +194,40 @@ def test_every_alert_of_the_clock_is_plain_dutch_without_personal_data(run: Run)
     text = message.get_content()
     assert "NOG NIET BIJ DE SCHOOL" in text and "Dit bericht bevat bewust geen namen" in text
     assert_no_personal_data([raw.decode("latin-1"), text], run.written)
+
+
+def test_a_held_signal_a_person_deleted_into_trash_is_still_purged_there(run: Run) -> None:
+    clock = Clock()
+    config = with_school_day(run, clock)
+    pipeline = InProcess(run, clock)
+    world = run.world
+    world.deliver_signal(world.signal_mail(sample_signal([UNKNOWN_SCHOOL])))
+    pipeline.once(config)
+    world.dovecot.move_all(OFFICE, MANUAL, "Trash")
+
+    pipeline.clock = clock.at(timedelta(hours=73))
+    pipeline.once(config)
+
+    assert world.dovecot.messages(OFFICE, "Trash") == [], "the copy in Trash still held the signal"
+    assert [(row.outcome, row.signals) for row in counters(run) if row.outcome == "expired"] == [("expired", 1)]
+
+
+def test_with_mail_down_at_escalation_time_the_officers_find_it_in_their_folder(run: Run, relay: RelaySmtp) -> None:
+    clock = Clock()
+    config = with_school_day(run, clock)
+    pipeline = InProcess(run, clock)
+    world = run.world
+    world.deliver_signal(world.signal_mail(sample_signal([UNKNOWN_SCHOOL])))
+    pipeline.once(config)
+    relay.handler.rcpt_reply = "451 4.3.0 try later"
+
+    pipeline.clock = clock.at(timedelta(hours=2, minutes=1))
+    pipeline.once(config)
+    relay.handler.rcpt_reply = None
+    pipeline.clock = clock.at(timedelta(hours=2, minutes=20))
+    pipeline.once(config)
+
+    (filed,) = world.dovecot.messages(OFFICE, "HWC-Meldingen")
+    message = email.message_from_bytes(filed, policy=email.policy.default)
+    assert isinstance(message, EmailMessage) and "NOG NIET BIJ DE SCHOOL" in message.get_content()
+    assert len(world.officer_mail()) == 1, "told once: in the folder, not again by mail once mail works"

@@ -6,7 +6,7 @@ from email.policy import SMTP
 
 import pytest
 
-from hwc_mailer.inbound.bounces import Bounce, bounce_of
+from hwc_mailer.inbound.bounces import MAX_IDS, Bounce, bounce_of
 from hwc_mailer.settings.config import Limits
 from lab.reports import delivery_report
 
@@ -29,6 +29,18 @@ def test_a_classic_bounce_with_the_original_quoted_as_text_names_it_too() -> Non
                        "From: leerplicht@maastricht.example.nl\n")
     found = bounce_of(bounce.as_bytes(), Limits())
     assert found is not None and found.message_ids == (OURS,) and found.status == ""
+
+
+def test_a_report_of_a_delay_or_a_success_is_no_bounce() -> None:
+    assert bounce_of(dsn(status="4.4.7"), Limits()) is None
+    assert bounce_of(dsn(status="2.0.0"), Limits()) is None
+
+
+def test_a_report_naming_thousands_of_ids_is_read_for_the_first_few_only() -> None:
+    many = "".join(f"Message-ID: <id{number}@flood.example>\n" for number in range(5000))
+    raw = f"From: MAILER-DAEMON@mx.example.nl\nSubject: bounce\n\n{many}".encode()
+    found = bounce_of(raw, Limits())
+    assert found is not None and len(found.message_ids) == MAX_IDS
 
 
 def test_the_returned_whole_message_is_read_the_same_way() -> None:
