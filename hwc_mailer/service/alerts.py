@@ -134,6 +134,10 @@ class Alerter:
         taken, self._personal_copies = self._personal_copies, []
         return taken
 
+    def keep_personal_copies(self, message_ids: Sequence[str]) -> None:
+        """Copies not purged yet (the mailbox went away midway): handed out again with the next ones."""
+        self._personal_copies.extend(message_ids)
+
     def due(self, alert: Alert) -> bool:
         """Whether this event is still to be told (never told, or a repeating one due again)."""
         return self._store.alert_due(alert.event, self._now(), alert.repeat_after)

@@ -204,8 +204,10 @@ class Maintenance:
             for folder in (held.folder, *((trash,) if trash else ())):
                 found = mailbox.find_by_message_id(folder, held.message_id)
                 mailbox.delete(folder, sorted(uid for uid, size in found.items() if size == held.size))
-        else:
+        else:       # cannot be told from a person's mail: left for a person, and not counted as purged
             log.warning("held-not-found", outcome=held.outcome, folder=held.folder)
+            self.edges.store.forget_placed(held.source)
+            return
         self.edges.store.forget_placed(held.source, expired_in=f"{now:%Y-%m}")
         log.info("held-expired", outcome=held.outcome, folder=held.folder)
 

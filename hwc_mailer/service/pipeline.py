@@ -491,10 +491,15 @@ class Pipeline:
     def _purge_alert_copies(self) -> None:
         """Copies the server kept of alerts that named a child (encrypted, but personal data all the same)."""
         folders, mailbox = self.folders(), self.edges.mailbox
-        for message_id in self.alerter.take_personal_copies():
-            for folder in (folders.sent, folders.trash):
-                if folder is not None:
-                    mailbox.delete(folder, sorted(mailbox.find_by_message_id(folder, message_id)))
+        copies = self.alerter.take_personal_copies()
+        try:
+            for message_id in list(copies):
+                for folder in (folders.sent, folders.trash):
+                    if folder is not None:
+                        mailbox.delete(folder, sorted(mailbox.find_by_message_id(folder, message_id)))
+                copies.remove(message_id)
+        finally:
+            self.alerter.keep_personal_copies(copies)     # an outage midway: tried again after the next alert
 
     def _source_copy(self, uid: int, message_id: str) -> SourceCopy | None:
         """The source's Message-ID (read again on a resume) and size, taken before it is deleted; None when there
