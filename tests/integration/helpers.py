@@ -332,3 +332,15 @@ class NotifySocket:
         self._closed.set()
         self._reader.join(5.0)
         self._socket.close()
+
+
+@contextmanager
+def notified_daemon(run: Run, config: Path) -> Iterator[tuple[DaemonProcess, NotifySocket]]:
+    """A running daemon that tells a notify socket of the test's what it tells systemd; READY=1 already came."""
+    notify = NotifySocket(run.directory)
+    try:
+        with daemon(run, config, env=notify.env) as child:
+            notify.await_message(lambda message: "READY=1" in message)
+            yield child, notify
+    finally:
+        notify.close()

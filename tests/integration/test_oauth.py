@@ -33,11 +33,11 @@ from tests.integration.helpers import (
     SARA,
     TIM,
     InProcess,
-    NotifySocket,
     Run,
     assert_no_personal_data,
     daemon,
     eventually,
+    notified_daemon,
     totals,
 )
 
@@ -308,25 +308,20 @@ def test_the_daemon_waits_minutes_after_a_refusal_says_so_to_systemd_and_sends_o
     login = TokenLogin(run, oauth, retry_minutes=0.05)
     oauth.refuse("smtp")
     signal_waiting(run)
-    notify = NotifySocket(run.directory)
-    try:
-        with daemon(run, login.config, env=notify.env) as child:
-            notify.await_message(lambda message: "READY=1" in message)
-            first = child.await_event("login-refused")
-            first_at = time.monotonic()
-            second = child.await_event("login-refused", after=first + 1)
-            waited = time.monotonic() - first_at
-            assert any(status.startswith("smtp refuses the login (token-refused); officers told in folder "
-                                         f"{ALERTS}; signals wait in the inbox") for status in notify.statuses())
-            notify.await_message(lambda message: "officers told before" in message)
-            assert len(run.world.dovecot.messages(OFFICE)) == 1
-            oauth.allow("smtp")
-            assert eventually(lambda: delivered_everywhere(run))
-            assert eventually(lambda: run.world.dovecot.messages(OFFICE) == [])
-            assert eventually(lambda: notify.statuses()[-1] == "watching the inbox")
-            code = child.terminate()
-    finally:
-        notify.close()
+    with notified_daemon(run, login.config) as (child, notify):
+        first = child.await_event("login-refused")
+        first_at = time.monotonic()
+        second = child.await_event("login-refused", after=first + 1)
+        waited = time.monotonic() - first_at
+        assert any(status.startswith("smtp refuses the login (token-refused); officers told in folder "
+                                     f"{ALERTS}; signals wait in the inbox") for status in notify.statuses())
+        notify.await_message(lambda message: "officers told before" in message)
+        assert len(run.world.dovecot.messages(OFFICE)) == 1
+        oauth.allow("smtp")
+        assert eventually(lambda: delivered_everywhere(run))
+        assert eventually(lambda: run.world.dovecot.messages(OFFICE) == [])
+        assert eventually(lambda: notify.statuses()[-1] == "watching the inbox")
+        code = child.terminate()
     assert code == 0
     assert waited >= retry_seconds * 0.9, f"tried again after {waited:.1f}s, not after login.retry_minutes"
     assert second > first
@@ -378,15 +373,10 @@ def test_with_both_servers_refusing_the_daemon_says_critical_to_systemd_and_the_
     oauth.refuse("imap")
     oauth.refuse("smtp")
     signal_waiting(run)
-    notify = NotifySocket(run.directory)
-    try:
-        with daemon(run, login.config, env=notify.env) as child:
-            notify.await_message(lambda message: "READY=1" in message)
-            status = notify.await_message(lambda message: "STATUS=CRITICAL: imap and smtp refuse the login" in message)
-            child.await_event("login-refused-everywhere")
-            code = child.terminate()
-    finally:
-        notify.close()
+    with notified_daemon(run, login.config) as (child, notify):
+        status = notify.await_message(lambda message: "STATUS=CRITICAL: imap and smtp refuse the login" in message)
+        child.await_event("login-refused-everywhere")
+        code = child.terminate()
     assert code == 0
     assert "officers cannot be told" in status and "hwc-mailer check" in status
     assert '"level": "critical"' in child.events("login-refused-everywhere")[0]

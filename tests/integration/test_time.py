@@ -56,6 +56,16 @@ school_day:
     return config
 
 
+def a_signal_held_now(run: Run, retention: str = "") -> tuple[Clock, Path, InProcess]:
+    """An unknown-school signal held by a first pass now: the clock, the service file and the pipeline."""
+    clock = Clock()
+    config = with_school_day(run, clock, retention=retention)
+    pipeline = InProcess(run, clock)
+    run.world.deliver_signal(run.world.signal_mail(sample_signal([UNKNOWN_SCHOOL])))
+    pipeline.once(config)
+    return clock, config, pipeline
+
+
 def alert_subjects(run: Run) -> list[str]:
     return [run.world.read_alert(raw).splitlines()[0] for raw in run.world.officer_mail()]
 
@@ -96,12 +106,8 @@ def test_a_held_signal_escalates_before_the_school_day_once_and_a_delivered_one_
 
 
 def test_a_signal_taken_out_of_the_manual_folder_by_a_person_is_not_escalated(run: Run) -> None:
-    clock = Clock()
-    config = with_school_day(run, clock)
-    pipeline = InProcess(run, clock)
+    clock, config, pipeline = a_signal_held_now(run)
     world = run.world
-    world.deliver_signal(world.signal_mail(sample_signal([UNKNOWN_SCHOOL])))
-    pipeline.once(config)
     world.dovecot.move_all(OFFICE, MANUAL, "Afgehandeld")
 
     pipeline.clock = clock.at(timedelta(hours=2, minutes=1))
@@ -141,12 +147,8 @@ def test_an_outage_that_keeps_a_signal_waiting_is_told_once_and_again_when_it_go
 
 
 def test_what_the_daemon_placed_is_purged_after_the_retention_with_a_warning_a_day_before(run: Run) -> None:
-    clock = Clock()
-    config = with_school_day(run, clock, retention="retention:\n  held_hours: 72\n  warning_hours: 24\n")
-    pipeline = InProcess(run, clock)
+    clock, config, pipeline = a_signal_held_now(run, retention="retention:\n  held_hours: 72\n  warning_hours: 24\n")
     world = run.world
-    world.deliver_signal(world.signal_mail(sample_signal([UNKNOWN_SCHOOL])))
-    pipeline.once(config)
     (held,) = world.dovecot.messages(OFFICE, MANUAL)
     world.dovecot.copy_all(OFFICE, MANUAL, "Trash")
     original = message_id_of(held)
@@ -197,12 +199,8 @@ def test_every_alert_of_the_clock_is_plain_dutch_without_personal_data(run: Run)
 
 
 def test_a_held_signal_a_person_deleted_into_trash_is_still_purged_there(run: Run) -> None:
-    clock = Clock()
-    config = with_school_day(run, clock)
-    pipeline = InProcess(run, clock)
+    clock, config, pipeline = a_signal_held_now(run)
     world = run.world
-    world.deliver_signal(world.signal_mail(sample_signal([UNKNOWN_SCHOOL])))
-    pipeline.once(config)
     world.dovecot.move_all(OFFICE, MANUAL, "Trash")
 
     pipeline.clock = clock.at(timedelta(hours=73))
@@ -213,12 +211,8 @@ def test_a_held_signal_a_person_deleted_into_trash_is_still_purged_there(run: Ru
 
 
 def test_with_mail_down_at_escalation_time_the_officers_find_it_in_their_folder(run: Run, relay: RelaySmtp) -> None:
-    clock = Clock()
-    config = with_school_day(run, clock)
-    pipeline = InProcess(run, clock)
+    clock, config, pipeline = a_signal_held_now(run)
     world = run.world
-    world.deliver_signal(world.signal_mail(sample_signal([UNKNOWN_SCHOOL])))
-    pipeline.once(config)
     relay.handler.rcpt_reply = "451 4.3.0 try later"
 
     pipeline.clock = clock.at(timedelta(hours=2, minutes=1))
