@@ -318,9 +318,11 @@ class SqlStore:
             session.commit()
 
     def forget_signals_before(self, moment: datetime) -> None:
+        """Replay-guard, poison and sent-mail hashes older than `moment` (trust.replay_days) go."""
         with Session(self._engine) as session:
             session.exec(delete(SeenSignal).where(col(SeenSignal.at) < moment))
             session.exec(delete(Poisoned).where(col(Poisoned.at) < moment))
+            session.exec(delete(SentMail).where(col(SentMail.at) < moment))
             session.commit()
 
     def mark_poisoned(self, digest: str, at: datetime) -> None:
@@ -444,11 +446,6 @@ class SqlStore:
     def forget_sent(self, digest: str) -> None:
         with Session(self._engine) as session:
             session.exec(delete(SentMail).where(col(SentMail.digest) == digest))
-            session.commit()
-
-    def forget_sent_before(self, moment: datetime) -> None:
-        with Session(self._engine) as session:
-            session.exec(delete(SentMail).where(col(SentMail.at) < moment))
             session.commit()
 
     def counters(self) -> list[CounterRow]:

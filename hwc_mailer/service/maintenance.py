@@ -77,7 +77,6 @@ class Maintenance:
         self.send_pending_alerts()
         store, settings = self.edges.store, self.context.settings
         store.forget_signals_before(self.context.now() - timedelta(days=settings.trust.replay_days))
-        store.forget_sent_before(self.context.now() - timedelta(days=settings.trust.replay_days))
         inbox = settings.folders.inbox
         uidvalidity, uids = self.edges.mailbox.uids(inbox)
         present = {source_key(inbox, uidvalidity, uid) for uid in uids}

@@ -255,9 +255,6 @@ class FaultyStore:
     def forget_sent(self, digest: str) -> None:
         self.fault.around("forget_sent", (digest,), lambda: self.real.forget_sent(digest))
 
-    def forget_sent_before(self, moment: datetime) -> None:
-        self.fault.around("forget_sent_before", (moment,), lambda: self.real.forget_sent_before(moment))
-
     def counters(self) -> list[CounterRow]:
         return self.fault.around("counters", (), self.real.counters)
 

@@ -345,3 +345,13 @@ def test_journals_reads_one_folder_and_uidvalidity(store: SqlStore) -> None:
         store.begin_attempt(source, AT)
     assert set(store.journals("INBOX:1796164074:")) == {IN_FLIGHT, FINISHED}
     assert set(store.journals("INBOX:42:")) == {ELSEWHERE}
+
+
+def test_what_was_sent_is_remembered_by_its_hash_until_the_replay_window_ends(store: SqlStore) -> None:
+    sent = datetime(2026, 12, 1, tzinfo=UTC)
+    store.remember_sent("a" * 64, sent)
+    store.remember_sent("b" * 64, sent + timedelta(days=30))
+    store.forget_signals_before(sent + timedelta(days=1))
+    assert not store.is_sent("a" * 64) and store.is_sent("b" * 64)
+    store.forget_sent("b" * 64)
+    assert not store.is_sent("b" * 64)
