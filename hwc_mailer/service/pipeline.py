@@ -2,10 +2,13 @@
 
     count the attempt -> size -> decide -> carry out -> record -> dispose
 
-    decide     read (header only when over the size cap), authenticate, replay guard, parse, route
-               (a copy of an unfinished signal whose first source left INBOX takes over its claim)
-    carry out  per delivery: usable contact keys, compose, seal, send, journal the delivery
-    record     officer alert when held; outcome and counters in one transaction
+    decide     read (header only when over the size cap); a delivery report on one of our own mails is
+               Bounced; else authenticate, replay guard, parse, route (a copy of an unfinished signal whose
+               first source left INBOX takes over its claim)
+    carry out  per delivery: usable contact keys, compose, remember a keyed hash of what goes to which
+               school (for reports), seal, send, journal the delivery
+    record     when held: record where it goes (reference, Message-ID, size, times) and tell the officers,
+               naming the child only to an officer with a key; outcome and counters in one transaction
     dispose    the mailbox action DISPOSE names for the outcome's disposition, then the copies that are
                provably ours or the source's, then the claim settles on where the signal went
 
@@ -178,7 +181,7 @@ class Pipeline:
 
     def folders(self) -> Folders:
         """The configured folders with Sent and Trash as the server names them: found at the first pass, so a
-        folder that does not exist stops the daemon before it touches a message (ConfigError)."""
+        folder that does not exist stops the daemon before it touches a message (FolderMissing)."""
         if self._folders is None:
             self._folders, _ = resolve_folders(self.edges.mailbox, self.context.settings.folders)
         return self._folders
