@@ -318,11 +318,13 @@ class SqlStore:
             session.commit()
 
     def forget_signals_before(self, moment: datetime) -> None:
-        """Replay-guard, poison and sent-mail hashes older than `moment` (trust.replay_days) go."""
+        """Replay-guard, poison and sent-mail hashes older than `moment` (trust.replay_days) go, and so do the
+        records of alerts sent before it: their messages are long gone, and anyone can make more of them."""
         with Session(self._engine) as session:
             session.exec(delete(SeenSignal).where(col(SeenSignal.at) < moment))
             session.exec(delete(Poisoned).where(col(Poisoned.at) < moment))
             session.exec(delete(SentMail).where(col(SentMail.at) < moment))
+            session.exec(delete(AlertSent).where(col(AlertSent.at) < moment))
             session.commit()
 
     def mark_poisoned(self, digest: str, at: datetime) -> None:

@@ -1,8 +1,8 @@
 """Pass-level chores the daemon schedules: none of them is about one message.
 
     tidy        before every pass: send the alerts that wait (`send_pending_alerts`), forget replay-guard, poison
-                and sent-mail hashes older than `trust.replay_days`, and journal rows of sources that left INBOX and
-                have nothing left to resume
+                and sent-mail hashes and records of alerts sent older than `trust.replay_days`, and journal rows
+                of sources that left INBOX and have nothing left to resume
     send_pending_alerts
                 part of tidy: genuine alerts that were over their hourly budget or that no officer's server
                 accepted, oldest first within the budget, then the junk digest when due
