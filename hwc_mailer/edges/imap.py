@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from ..domain.logins import LoginProblem, diagnose
+from ..domain.logins import LoginProblem, named
 from ..domain.text import well_formed_message_id
 from ..errors import MailboxLoginRefused, MailboxUnavailable
 from ..settings.config import SENT_ROLE, TRASH_ROLE, Imap, TlsMode
@@ -179,6 +179,8 @@ _ROLES = {SENT_ROLE: b"\\Sent", TRASH_ROLE: b"\\Trash"}
 
 
 class ImapMailbox(LoggingIn):
+    protocol = "IMAP"
+
     def __init__(self, server: Imap, login: Login, retry_seconds: float = 300.0) -> None:
         self._server = server
         self._login = login
@@ -194,10 +196,6 @@ class ImapMailbox(LoggingIn):
     def __exit__(self, *_: Any) -> None:
         self.close()
 
-    @property
-    def where(self) -> str:
-        return f"IMAP server {self._server.host}:{self._server.port}"
-
     @contextmanager
     def _translated(self, doing: str, deadline: _Deadline) -> Iterator[None]:
         """One step within its deadline; every library or network error leaves it as MailboxUnavailable, and a
@@ -209,7 +207,7 @@ class ImapMailbox(LoggingIn):
                 yield
         except (IMAPClientError, imaplib.IMAP4.error, OSError, ssl.SSLError) as error:
             self._drop()
-            if diagnose(str(error), LoginProblem.PASSWORD_REFUSED) is LoginProblem.MAILBOX_NOT_GRANTED:
+            if named(str(error)) is LoginProblem.MAILBOX_NOT_GRANTED:
                 problem = LoginProblem.MAILBOX_NOT_GRANTED
                 refusal = MailboxLoginRefused(f"{self.where}, {doing}: the login was accepted but the mailbox is not "
                                               f"open to it; {problem.fix}", problem)

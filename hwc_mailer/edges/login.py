@@ -388,8 +388,14 @@ def login_for(server: Server, tokens: TokenSource | None) -> Login:
 class LoggingIn:
     """What an edge that logs in tells the rest about its login, in the same words for IMAP and SMTP."""
 
+    protocol = ""               # "IMAP" or "SMTP"
+    _server: Server
     _login: Login
     _gate: "LoginGate"
+
+    @property
+    def where(self) -> str:
+        return f"{self.protocol} server {self._server.host}:{self._server.port}"
 
     def describe_login(self) -> str:
         return self._login.describe()

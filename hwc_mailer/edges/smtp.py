@@ -18,23 +18,21 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from ..domain.logins import LoginProblem, account_problem, diagnose
+from ..domain.logins import LoginProblem, account_problem
 from ..errors import TransportLoginRefused, TransportRejected, TransportUnavailable
 from ..settings.config import Smtp, TlsMode
 from .login import LoggingIn, Login, LoginGate, NoLoginMethod, TokenFailure, login_failure, tls_context
 
 
 class SmtpTransport(LoggingIn):
+    protocol = "SMTP"
+
     def __init__(self, server: Smtp, login: Login, envelope_sender: str, retry_seconds: float = 300.0) -> None:
         self._server = server
         self._login = login
         self._sender = envelope_sender
         self._tls = tls_context(server.ca_file)
         self._gate = LoginGate(retry_seconds)
-
-    @property
-    def where(self) -> str:
-        return f"SMTP server {self._server.host}:{self._server.port}"
 
     def send(self, message: EmailMessage, recipients: Sequence[str], reports: bool = False) -> int:
         """Send one message; return how many recipients the server accepted (at least one). With `reports`, ask a
@@ -64,12 +62,9 @@ class SmtpTransport(LoggingIn):
                 refused, _ = await client.send_message(
                     message, sender=self._sender, recipients=list(recipients),
                     mail_options=["RET=HDRS"] if dsn else None, rcpt_options=["NOTIFY=FAILURE"] if dsn else None)
-        except aiosmtplib.SMTPSenderRefused as error:
-            problem = diagnose(f"{error.code} {error.message}", LoginProblem.SEND_AS_DENIED)
-            failure = TransportLoginRefused(f"{where} refused the sender {self._sender} ({error.code} "
-                                            f"{_short(error.message)}); {problem.fix}", problem)
-            raise (self._gate.after(failure) if error.code >= 500 else
-                   TransportUnavailable(f"{where} answered {error.code} to the sender; will retry")) from None
+        except aiosmtplib.SMTPSenderRefused as error:     # never about the mail: any 5xx is about the account
+            raise self._account_refused([error], LoginProblem.SEND_AS_DENIED) or TransportUnavailable(
+                f"{where} answered {error.code} to the sender; will retry") from None
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refusal.code for refusal in error.recipients]
             raise self._account_refused(error.recipients) or _by_codes(
@@ -90,11 +85,13 @@ class SmtpTransport(LoggingIn):
             raise TransportUnavailable(f"{where} unreachable: {error.strerror or type(error).__name__}") from None
         return len(recipients) - len(refused)
 
-    def _account_refused(self, answers: Sequence[aiosmtplib.SMTPResponseException]) -> TransportLoginRefused | None:
+    def _account_refused(self, answers: Sequence[aiosmtplib.SMTPResponseException],
+                         fallback: LoginProblem | None = None) -> TransportLoginRefused | None:
         """A 5xx after the login that is about the account we send as, not the mail (Exchange's SendAsDenied after
-        DATA, a relay that no longer relays for us): a refusal of the configuration, through the gate."""
+        DATA, a relay that no longer relays for us), or `fallback` for a 5xx that can only be about the account:
+        a refusal of the configuration, through the gate."""
         for answer in answers:
-            problem = account_problem(f"{answer.code} {answer.message}") if answer.code >= 500 else None
+            problem = (account_problem(f"{answer.code} {answer.message}") or fallback) if answer.code >= 500 else None
             if problem is not None:
                 return self._gate.after(TransportLoginRefused(
                     f"{self.where} refuses what the daemon sends as {self._sender} ({_answers([answer])}); "

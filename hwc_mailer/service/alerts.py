@@ -142,12 +142,6 @@ class Alerter:
         """Whether this event is still to be told (never told, or a repeating one due again)."""
         return self._store.alert_due(alert.event, self._now(), alert.repeat_after)
 
-    @property
-    def transport_down(self) -> bool:
-        """No officer's server took the last alert for want of a connection or a login: alerts wait until the next
-        `send_pending`."""
-        return self._transport_down
-
     def file(self, alert: Alert, mailbox: Mailbox, folder: str, covers: Sequence[str] = ()) -> bool:
         """Put the alert into `folder` of the Leerplicht mailbox instead of mailing it, for when mail cannot go out
         (the SMTP login is refused); unless this event was told already. True when it was put there now, False

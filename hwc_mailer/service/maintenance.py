@@ -110,23 +110,23 @@ class Maintenance:
         now = self.context.now()
         placed = self.edges.store.placed()
         if self._looked_at is not None and now - self._looked_at < MAILBOX_EVERY:
-            self._escalate(now, placed)
-            self._tell_delays(now)
+            self._tell_the_time(now, placed)
             return
         try:
             placed = self._still_there(placed, heartbeat)
         except Outage as error:
             log.warning("held-not-checked", error=str(error))
-            self._escalate(now, placed)
-            self._tell_delays(now)
+            self._tell_the_time(now, placed)
             raise
         self._looked_at = now
-        self._escalate(now, placed)
-        self._tell_delays(now)
+        self._tell_the_time(now, placed)
         self._retain(now, placed, heartbeat)
 
-    def _waiting(self) -> dict[str, datetime]:
-        return self.edges.store.waiting_since(f"{self.context.settings.folders.inbox}:")
+    def _tell_the_time(self, now: datetime, placed: list[Placed]) -> None:
+        """The escalation and the delay alerts: from the store alone, so they go out in any outage."""
+        waiting = self.edges.store.waiting_since(f"{self.context.settings.folders.inbox}:")
+        self._escalate(now, placed, waiting)
+        self._tell_delays(now, waiting)
 
     def _still_there(self, placed: list[Placed], heartbeat: Callable[[], None]) -> list[Placed]:
         """The placed messages still in their folder. One a person deleted into Trash is followed there (it still
@@ -153,12 +153,12 @@ class Maintenance:
                 log.info("held-finished", outcome=held.outcome)
         return there
 
-    def _escalate(self, now: datetime, placed: list[Placed]) -> None:
+    def _escalate(self, now: datetime, placed: list[Placed], waiting: dict[str, datetime]) -> None:
         manual = self.context.settings.folders.manual
         due = [(held.source, f"{held.ref}: {_explained(held.outcome)} (map {held.folder}, code {held.outcome})",
                 held.arrived) for held in placed if held.folder == manual]
         due += [(source, f"een signaal wacht sinds {self._local(since)} in de inbox door een storing", since)
-                for source, since in self._waiting().items()]
+                for source, since in waiting.items()]
         store = self.edges.store
         named = [(source, line) for source, line, arrived in due if self._calendar.due(arrived, now)
                  and store.alert_due(not_at_school_event(source), now, None)]
@@ -175,9 +175,9 @@ class Maintenance:
             digest, self.edges.mailbox, self.context.settings.folders.alerts, covers=events)
         log.warning("escalated", count=len(named), step="told" if told else "not-yet")
 
-    def _tell_delays(self, now: datetime) -> None:
+    def _tell_delays(self, now: datetime, waiting: dict[str, datetime]) -> None:
         delay = timedelta(minutes=self.context.settings.retention.delay_minutes)
-        for source, since in self._waiting().items():
+        for source, since in waiting.items():
             if now - since >= delay:
                 self.alerter.tell(Alert(delayed_event(source), Reason.DELAYED,
                                         detail=f"wacht sinds {self._local(since)}"))
@@ -200,7 +200,7 @@ class Maintenance:
         mailbox = self.edges.mailbox
         if held.message_id:
             trash = self._folders().trash
-            for folder in (held.folder, *((trash,) if trash else ())):
+            for folder in dict.fromkeys(folder for folder in (held.folder, trash) if folder is not None):
                 found = mailbox.find_by_message_id(folder, held.message_id)
                 mailbox.delete(folder, sorted(uid for uid, size in found.items() if size == held.size))
         else:       # cannot be told from a person's mail: left for a person, and not counted as purged

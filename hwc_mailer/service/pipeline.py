@@ -45,7 +45,6 @@ from ..domain.reasons import Disposition, Reason
 from ..domain.register import Register
 from ..domain.routing import Delivery, Routed, route, suggestions
 from ..domain.signal import AgeRange, Signal, parse_signal
-from ..domain.text import well_formed_message_id
 from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
 from ..errors import Outage, RegisterUnavailable, TransportRejected
 from ..inbound.authenticate import authenticate, header_sender, oversized
@@ -133,7 +132,8 @@ _SETTLED = {disposition.value: disposition for disposition in Disposition}
 
 @dataclass(frozen=True)
 class SourceCopy:
-    """What proves a message in Trash is a copy of the source: its exact Message-ID and the size it had in INBOX."""
+    """What finds the source again elsewhere (a copy in Trash, the message placed in a held folder): its exact
+    Message-ID and the size it had in INBOX."""
 
     message_id: str
     size: int
@@ -479,16 +479,11 @@ class Pipeline:
         and when it came, under a new reference: for the officer, the escalation before the school day and the
         purge after the retention. A resumed move keeps the first record. Returns the reference ("" when the
         message is gone)."""
-        mailbox, store = self.edges.mailbox, self.edges.store
-        if not message_id:
-            header = mailbox.fetch_header(self._inbox, uid)
-            message_id = message_id_of(header) if header is not None else ""
-        size = mailbox.size(self._inbox, uid)
-        if size is None:
+        found = self._identity(uid, message_id)
+        if found is None:
             return ""
-        now = self.context.now()
-        return store.record_placed(Placed(source, new_reference(), folder,
-                                          message_id if well_formed_message_id(message_id) else "", size, outcome,
+        store, now = self.edges.store, self.context.now()
+        return store.record_placed(Placed(source, new_reference(), folder, found.message_id, found.size, outcome,
                                           store.journal(source).since or now, now))
 
     def _purge_alert_copies(self) -> None:
@@ -505,15 +500,21 @@ class Pipeline:
             self.alerter.keep_personal_copies(copies)     # an outage midway: tried again after the next alert
 
     def _source_copy(self, uid: int, message_id: str) -> SourceCopy | None:
-        """The source's Message-ID (read again on a resume) and size, taken before it is deleted; None when there
-        is no Trash to purge or the source is gone."""
-        mailbox = self.edges.mailbox
+        """The source's Message-ID and size, taken before it is deleted; None when there is no Trash to purge, the
+        source has no well-formed Message-ID to find a copy by, or it is gone."""
         if self.folders().trash is None:
             return None
+        found = self._identity(uid, message_id)
+        return found if found is not None and found.message_id else None
+
+    def _identity(self, uid: int, message_id: str) -> SourceCopy | None:
+        """What tells the INBOX message `uid` from others: its well-formed Message-ID ("" when it has none; read
+        again when a resume does not know it) and its size; None when it is gone."""
+        mailbox = self.edges.mailbox
         if not message_id:
             header = mailbox.fetch_header(self._inbox, uid)
             message_id = message_id_of(header) if header is not None else ""
-        size = mailbox.size(self._inbox, uid) if message_id else None
+        size = mailbox.size(self._inbox, uid)
         return SourceCopy(message_id, size) if size is not None else None
 
     def _delete_copies(self, source: str, original: SourceCopy | None) -> int:
