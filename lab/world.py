@@ -206,11 +206,52 @@ schools:
     def signal_mail(self, text: str, *, html: str | None = None, inline: bool = False, sender: str = VEILIG_THUIS,
                     encrypted: bytes | None = None) -> bytes:
         """A signal as Thunderbird sends it: PGP/MIME by default, or one inline armored block."""
+        return self._mail(text, html=html, inline=inline, sender=f"Veilig Thuis Zuid-Limburg <{sender}>",
+                          subject="Melding", id_domain="veiligthuis-zl.example.nl", encrypted=encrypted)
+
+    def reply_mail(self, alert: bytes, answer: str, *, client: Literal["thunderbird", "outlook"] = "thunderbird",
+                   signer: str | None = None, signer_home: Path | None = None, encrypted: bool = True,
+                   sender: str = OFFICER, threaded: bool = True) -> bytes:
+        """An officer's answer to an alert as their mail client sends it: Thunderbird quotes with "> " below "Op ...
+        schreef" in PGP/MIME; Outlook with GpgOL puts the alert below its "Van:" block and encrypts inline. Signed
+        with the officer's key unless told otherwise; `encrypted=False` sends it in clear, `threaded=False` without
+        In-Reply-To and References."""
+        message = email.message_from_bytes(alert, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        shown = self.read_alert(alert)
+        subject, _, body = shown.partition("\n\n")
+        subject = subject.removeprefix("Subject: ")
+        if client == "thunderbird":
+            quoted = "Op 07-12-2026 om 23:41 schreef Leerplicht Maastricht-Heuvelland:\n" + "".join(
+                f"> {line}\n" if line else ">\n" for line in body.splitlines())
+        else:
+            quoted = (f"-----Oorspronkelijk bericht-----\nVan: Leerplicht Maastricht-Heuvelland <{OFFICE}>\n"
+                      f"Verzonden: maandag 7 december 2026 23:41\nAan: Team Leerplicht <{OFFICER}>\n"
+                      f"Onderwerp: {subject}\n\n{body}")
+        text = f"{answer}\n\n{quoted}"
+        armored = None
+        if encrypted:
+            plaintext = text.encode() if client == "outlook" else _text_entity(text, subject=f"Re: {subject}")
+            armored = self.armored(plaintext, signer=signer or self.officer,
+                                   signer_home=signer_home or self.officer_home)
+        return self._mail(text, inline=client == "outlook", sender=f"Team Leerplicht <{sender}>",
+                          subject=f"Re: {subject}", id_domain="maastricht.example.nl", encrypted=armored,
+                          answers=str(message["Message-ID"]) if threaded else None, clear=not encrypted)
+
+    def _mail(self, text: str, *, sender: str, subject: str, id_domain: str, html: str | None = None,
+              inline: bool = False, encrypted: bytes | None = None, answers: str | None = None,
+              clear: bool = False) -> bytes:
         message = EmailMessage(policy=email.policy.SMTP)
-        message["From"] = f"Veilig Thuis Zuid-Limburg <{sender}>"
+        message["From"] = sender
         message["To"] = OFFICE
-        message["Subject"] = "Melding"
-        message["Message-ID"] = make_msgid(domain="veiligthuis-zl.example.nl")
+        message["Subject"] = subject
+        message["Message-ID"] = make_msgid(domain=id_domain)
+        if answers:
+            message["In-Reply-To"] = answers
+            message["References"] = answers
+        if clear:
+            message.set_content(text)
+            return message.as_bytes()
         if inline:
             message.set_content((encrypted or self.armored(text.encode())).decode("ascii"), cte="7bit")
             return message.as_bytes()
@@ -266,3 +307,13 @@ schools:
         payload = parts[1]
         assert isinstance(payload, EmailMessage)
         return message, self._gpg(home).decrypt(payload.get_payload(decode=True))
+
+
+def _text_entity(text: str, *, subject: str) -> bytes:
+    """The signed and encrypted part as Thunderbird makes it: text with the protected headers From, To, Subject."""
+    entity = EmailMessage(policy=email.policy.SMTP)
+    entity["From"] = f"Team Leerplicht <{OFFICER}>"
+    entity["To"] = OFFICE
+    entity["Subject"] = subject
+    entity.set_content(text)
+    return entity.as_bytes()

@@ -4,6 +4,7 @@
     Held        a person must look: moved to the manual or quarantine folder, an officer told
     NotOurs     someone else's mail in a shared mailbox: left alone
     Bounced     a report that a school's server returned one of our mails: purged, an officer told
+    Replied     an officer's reply about a held signal: carried out or refused, and that officer told
 
 Strings appear only at the boundary (journal, counters, logs): `outcome_code` turns an
 outcome into one, `parse_outcome_code` turns one back into what a resume needs.
@@ -78,11 +79,44 @@ class Bounced:
         return outcome_code(self.disposition, self.reason)
 
 
-Outcome = Delivered | Held | NotOurs | Bounced
+@dataclass(frozen=True)
+class Replied:
+    """An officer's reply about a held signal: sent to the schools, discarded, or refused and why.
+
+    A refused reply that is not provably the officer's own goes to quarantine, any other reply is purged. `detail`
+    is for the officers and never holds personal data.
+    """
+
+    officer: str                    # the officer's address as the rules list it: who is answered
+    reason: Reason                  # REPLY_SENT, REPLY_DISCARDED or why not
+    reference: str = ""             # the held signal's HWC-...
+    detail: str = ""
+    schools: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.reason.disposition not in (Disposition.REPLY, Disposition.QUARANTINED):
+            raise ValueError(f"{self.reason.value} is not an answer to a reply")
+
+    @property
+    def done(self) -> bool:
+        """The held signal is finished: sent or discarded."""
+        return self.reason in (Reason.REPLY_SENT, Reason.REPLY_DISCARDED)
+
+    @property
+    def disposition(self) -> Disposition:
+        assert self.reason.disposition is not None
+        return self.reason.disposition
+
+    @property
+    def code(self) -> str:
+        return outcome_code(self.disposition, self.reason)
+
+
+Outcome = Delivered | Held | NotOurs | Bounced | Replied
 
 
 def outcome_code(disposition: Disposition, reason: Reason | None) -> str:
-    """"delivered", "not-ours", "bounced", "manual:<reason>" or "quarantined:<reason>"."""
+    """"delivered", "not-ours", "bounced", "manual:<reason>", "quarantined:<reason>" or "reply:<reason>"."""
     return disposition.value if reason is None else f"{disposition.value}:{reason.value}"
 
 

@@ -17,6 +17,7 @@ class Disposition(Enum):
     QUARANTINED = "quarantined"
     NOT_OURS = "not-ours"
     BOUNCED = "bounced"         # a report that a school's server returned one of our mails: purged, an officer told
+    REPLY = "reply"             # an officer's signed reply about a held signal, carried out or refused: purged
 
 
 class Reason(Enum):
@@ -87,6 +88,19 @@ class Reason(Enum):
     # About the daemon's own login to its mail servers, not about a message.
     LOGIN_REFUSED = "login-refused"
     LOGIN_SECRET_EXPIRING = "login-secret-expiring"
+    # an officer's reply: carried out, or why not (to that officer)
+    REPLY_SENT = "sent-by-officer"
+    REPLY_DISCARDED = "discarded-by-officer"
+    REPLY_UNAUTHENTIC = "reply-unauthentic"
+    REPLY_NO_KEY = "officer-without-key"
+    REPLY_NO_REFERENCE = "no-reference"
+    REPLY_UNKNOWN_REFERENCE = "unknown-reference"
+    REPLY_NO_INSTRUCTION = "no-instruction"
+    REPLY_UNKNOWN_CODE = "unknown-code"
+    REPLY_UNCLEAR_CHILD = "unclear-child"
+    REPLY_STILL_HELD = "still-held"
+    REPLY_SIGNAL_GONE = "signal-gone"
+    REPLY_SIGNAL_UNREADABLE = "signal-unreadable"
 
     @property
     def disposition(self) -> Disposition | None:
@@ -115,7 +129,16 @@ _ASK_ADMIN_KEY = ("Vraag de beheerder de nieuwe sleutel van Veilig Thuis te cont
 _KEY_OWNER = ("Vraag de eigenaar van de sleutel om een nieuwe of verlengde sleutel en laat de beheerder die "
               "importeren met 'hwc-mailer keys import'. Controleer daarna met 'hwc-mailer keys'.")
 
-_Q, _M = Disposition.QUARANTINED, Disposition.MANUAL
+_REPLY_AGAIN = ("Uw antwoord is uit de Leerplicht-mailbox verwijderd en er is niets veranderd: het signaal staat "
+                "nog in de map. Antwoord opnieuw op de melding over het signaal, ondertekend en versleuteld met uw "
+                "eigen sleutel, met bovenaan 'School: <BRIN-code>' (bij meer kinderen 'Kind <nummer>: School: "
+                "<BRIN-code>') of 'Verwijderen'.")
+_REPLIED_OWN_KEY = ("Dit kan ook iemand zijn die zich voor u uitgeeft: het antwoord staat in quarantaine en wordt na "
+                    "de bewaartermijn verwijderd. Kwam het wel van u, antwoord dan opnieuw, ondertekend en versleuteld "
+                    "met uw eigen sleutel (in Thunderbird of Outlook met GpgOL), en verwijder het onversleutelde "
+                    "antwoord uit uw Verzonden items.")
+
+_Q, _M, _R = Disposition.QUARANTINED, Disposition.MANUAL, Disposition.REPLY
 
 _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
     Reason.UNTRUSTED_SENDER: (
@@ -344,4 +367,51 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
               "hwc-mailer niet meer inloggen en bereiken signalen de scholen niet.",
         "Vraag de beheerder op tijd een nieuw geheim of certificaat te maken in Entra ID en in te stellen "
         "(docs/microsoft365.md)."),
+    Reason.REPLY_SENT: (
+        _R, "Een collega heeft een vastgehouden signaal afgehandeld door op de melding te antwoorden; hwc-mailer heeft "
+            "het versleuteld naar de genoemde school gestuurd en het signaal, het antwoord en de kopieën verwijderd.",
+        "U hoeft niets te doen. Verwijder de melding over dit signaal en uw antwoord uit uw eigen mailbox."),
+    Reason.REPLY_DISCARDED: (
+        _R, "Een collega heeft een vastgehouden signaal laten verwijderen ('Verwijderen'); er is niets naar een "
+            "school gestuurd.",
+        "U hoeft niets te doen. Verwijder de melding over dit signaal en uw antwoord uit uw eigen mailbox."),
+    Reason.REPLY_UNAUTHENTIC: (
+        _Q, "Er kwam een antwoord vanaf uw adres binnen dat niet met uw eigen sleutel ondertekend en versleuteld "
+            "is (of de handtekening klopt niet). hwc-mailer voert het niet uit.", _REPLIED_OWN_KEY),
+    Reason.REPLY_NO_KEY: (
+        _Q, "Er kwam een antwoord vanaf uw adres binnen, maar in de regels staat geen sleutel van u. Zonder sleutel "
+            "kan hwc-mailer niet vaststellen dat het antwoord van u komt, en voert het niet uit.",
+        "Vraag de beheerder uw openbare sleutel in de regels op te nemen en te importeren met 'hwc-mailer keys "
+        "import'. Handel het signaal tot dan zelf af."),
+    Reason.REPLY_NO_REFERENCE: (
+        _R, "In uw antwoord staat niet precies één referentie (HWC-...) van een vastgehouden signaal. De kop van een "
+            "mail (zoals In-Reply-To) is niet ondertekend en telt daarom alleen als hij klopt met de tekst.",
+        f"Laat de melding geciteerd staan of zet de referentie zelf bovenaan uw antwoord. {_REPLY_AGAIN}"),
+    Reason.REPLY_UNKNOWN_REFERENCE: (
+        _R, "De referentie in uw antwoord hoort bij geen signaal dat nog op een beslissing wacht: ze is onbekend, of "
+            "het signaal is al afgehandeld, uit de map gehaald of na de bewaartermijn verwijderd.",
+        "Controleer de referentie. Is het signaal al afgehandeld, dan hoeft u niets te doen; anders handelt u het "
+        "zelf af zoals zonder hwc-mailer."),
+    Reason.REPLY_NO_INSTRUCTION: (
+        _R, "In uw antwoord staat geen opdracht die hwc-mailer kan uitvoeren: geen regel 'School: <BRIN-code>' en geen "
+            "'Verwijderen' (of allebei), boven de geciteerde melding.", _REPLY_AGAIN),
+    Reason.REPLY_UNKNOWN_CODE: (
+        _R, "De school in uw antwoord is geen BRIN-code van een school in de regels.",
+        f"Gebruik de BRIN-code (met vestiging, zoals 12AB00) van een school in de regels. Doet de school niet mee, "
+        f"handel het signaal dan zelf af. {_REPLY_AGAIN}"),
+    Reason.REPLY_UNCLEAR_CHILD: (
+        _R, "Uit uw antwoord blijkt niet welke school bij welk kind hoort.",
+        f"Noem bij meer kinderen per kind het nummer uit de melding: 'Kind 2: School: <BRIN-code>'. {_REPLY_AGAIN}"),
+    Reason.REPLY_STILL_HELD: (
+        _R, "Ook met de school uit uw antwoord kan hwc-mailer het signaal niet veilig versturen (de reden staat "
+            "hierboven); er is niets naar een school gestuurd.",
+        f"Los de genoemde reden op of handel het signaal zelf af zoals zonder hwc-mailer. {_REPLY_AGAIN}"),
+    Reason.REPLY_SIGNAL_GONE: (
+        _R, "Het signaal waarop u antwoordt staat niet meer in de map waar hwc-mailer het neerzette (iemand heeft "
+            "het verplaatst of verwijderd).",
+        "Zet het bericht terug in de map, of handel het signaal zelf af zoals zonder hwc-mailer."),
+    Reason.REPLY_SIGNAL_UNREADABLE: (
+        _R, "Dit signaal kan hwc-mailer ook met uw antwoord niet versturen: het is niet als Handle with Care-signaal "
+            "te lezen, of het staat in quarantaine (het is niet aantoonbaar echt).",
+        "Handel het signaal zelf af zoals zonder hwc-mailer, en antwoord daarna 'Verwijderen' om het op te ruimen."),
 }

@@ -15,7 +15,7 @@ in that municipality or serve it, since a school of the same name may stand else
 """
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -80,15 +80,21 @@ def _near_miss(code: str, directory: Directory[SchoolT]) -> bool:
     return directory.school_by_code(code[:4]) is not None
 
 
-def route(signal: Signal, directory: Directory[SchoolT], register: Register | None = None) -> Routed[SchoolT] | Held:
-    """One delivery per school, or the first child a person must look at."""
+def route(signal: Signal, directory: Directory[SchoolT], register: Register | None = None,
+          decided: Mapping[int, SchoolT] | None = None) -> Routed[SchoolT] | Held:
+    """One delivery per school, or the first child a person must look at. A child an officer `decided` (by their
+    1-based number) goes to that school: the officer looked the child up, so neither the signal's School: line, the
+    register nor the child's municipality is asked again."""
     by_code: dict[str, list[Child]] = {}
     schools: dict[str, SchoolT] = {}
     gaps = 0
     for number, child in enumerate(signal.children, start=1):
-        if child.municipality and not directory.in_region(child.municipality):
+        if decided and number in decided:
+            found: tuple[SchoolT, bool] | Held = (decided[number], False)
+        elif child.municipality and not directory.in_region(child.municipality):
             return Held(Reason.OTHER_REGION, child=number)
-        found = _school_of(child, number, directory, register)
+        else:
+            found = _school_of(child, number, directory, register)
         if isinstance(found, Held):
             return found
         school, gap = found

@@ -181,6 +181,7 @@ class PendingAlert:
     detail: str
     items: tuple[str, ...] = ()
     reference: str = ""
+    recipient: str = ""        # the one officer it is for (an answer to their reply); "" for every officer
 
 
 # The counters' outcome for a held message purged after the retention time.
@@ -199,6 +200,7 @@ class Placed:
     outcome: str
     arrived: datetime
     placed: datetime
+    finished_by: str = ""      # the source of the officer's reply that finished it: it only waits for its purge
 
 
 class Store(Protocol):
@@ -246,6 +248,10 @@ class Store(Protocol):
     def record_placed(self, placed: Placed) -> str: ...
 
     def placed(self) -> list[Placed]: ...
+
+    def placed_by_reference(self, ref: str) -> Placed | None: ...
+
+    def finish_placed(self, source: str, by: str) -> None: ...
 
     def forget_placed(self, source: str, *, expired_in: str | None = None) -> None: ...
 

@@ -95,6 +95,7 @@ class AlertPending(SQLModel, table=True):
     detail: str = ""                              # a school code or key fingerprint; never personal data
     items: str = Field(default="", sa_column_kwargs={"server_default": ""})  # a digest's lines, one per line
     reference: str = Field(default="", sa_column_kwargs={"server_default": ""})  # the held message's HWC-...
+    recipient: str = Field(default="", sa_column_kwargs={"server_default": ""})  # one officer's address, or all
 
 
 class PlacedMessage(SQLModel, table=True):
@@ -110,6 +111,7 @@ class PlacedMessage(SQLModel, table=True):
     outcome: str                                  # manual:<reason> or quarantined:<reason>
     arrived: datetime                             # when the daemon first saw it in INBOX
     placed: datetime
+    finished_by: str = Field(default="", sa_column_kwargs={"server_default": ""})  # the officer's reply's source
 
 
 class SentMail(SQLModel, table=True):
@@ -127,6 +129,11 @@ class SchemaVersion(SQLModel, table=True):
 def _aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes; every time we store is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _placed(row: PlacedMessage) -> Placed:
+    return Placed(row.source, row.ref, row.folder, row.message_id, row.size, row.outcome, _aware(row.arrived),
+                  _aware(row.placed), row.finished_by)
 
 
 # --- migrations ------------------------------------------------------------------------------
@@ -161,15 +168,28 @@ def _placed_messages(connection: Connection) -> None:
     mails it sent, for delivery reports; a waiting alert keeps its digest's lines."""
     SQLModel.metadata.create_all(connection, tables=[SQLModel.metadata.tables[name]
                                                      for name in ("placedmessage", "sentmail")])
-    # An upgrade from version 2 made alertpending with today's model, these columns and all.
-    present = {column["name"] for column in inspect(connection).get_columns("alertpending")}
-    for column in ("items", "reference"):
+    _add_text_columns(connection, "alertpending", "items", "reference")
+
+
+def _officer_replies(connection: Connection) -> None:
+    """Version 5: a held message an officer's reply finished waits for its purge; an answer to one officer's reply
+    waits for that officer alone."""
+    _add_text_columns(connection, "placedmessage", "finished_by")
+    _add_text_columns(connection, "alertpending", "recipient")
+
+
+def _add_text_columns(connection: Connection, table: str, *columns: str) -> None:
+    """Adds the columns the table lacks: one an earlier step of the same upgrade made has them already (it was made
+    with today's model)."""
+    present = {column["name"] for column in inspect(connection).get_columns(table)}
+    for column in columns:
         if column not in present:
-            connection.execute(text(f"ALTER TABLE alertpending ADD COLUMN {column} VARCHAR NOT NULL DEFAULT ''"))
+            connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR NOT NULL DEFAULT ''"))
 
 
 # Each step brings the schema from version N to N+1; version 1 is the first landed schema.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_journal_by_delivery, _alert_budgets, _placed_messages)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_journal_by_delivery, _alert_budgets, _placed_messages,
+                                                        _officer_replies)
 LATEST = 1 + len(MIGRATIONS)
 
 
@@ -365,7 +385,7 @@ class SqlStore:
             if session.exec(select(AlertPending.number).where(AlertPending.event == pending.event)).first() is None:
                 session.add(AlertPending(event=pending.event, kind=pending.kind.value, reason=pending.reason.value,
                                          folder=pending.folder, detail=pending.detail, items="\n".join(pending.items),
-                                         reference=pending.reference))
+                                         reference=pending.reference, recipient=pending.recipient))
                 session.commit()
 
     def pending_alerts(self, kind: AlertKind) -> list[PendingAlert]:
@@ -374,7 +394,8 @@ class SqlStore:
             rows = session.exec(select(AlertPending).where(AlertPending.kind == kind.value)
                                 .order_by(col(AlertPending.number))).all()
             return [PendingAlert(row.event, AlertKind(row.kind), Reason(row.reason), row.folder, row.detail,
-                                 tuple(filter(None, row.items.split("\n"))), row.reference) for row in rows]
+                                 tuple(filter(None, row.items.split("\n"))), row.reference, row.recipient)
+                    for row in rows]
 
     def retire_alert(self, event: str) -> None:
         """A standing problem is over: the event may be told again when it comes back, and a copy still waiting is
@@ -402,8 +423,21 @@ class SqlStore:
         """Every message the daemon placed that is still recorded, oldest first."""
         with Session(self._engine) as session:
             rows = session.exec(select(PlacedMessage).order_by(col(PlacedMessage.placed))).all()
-            return [Placed(row.source, row.ref, row.folder, row.message_id, row.size, row.outcome, _aware(row.arrived),
-                         _aware(row.placed)) for row in rows]
+            return [_placed(row) for row in rows]
+
+    def placed_by_reference(self, ref: str) -> Placed | None:
+        with Session(self._engine) as session:
+            row = session.exec(select(PlacedMessage).where(PlacedMessage.ref == ref)).first()
+            return _placed(row) if row is not None else None
+
+    def finish_placed(self, source: str, by: str) -> None:
+        """An officer's reply (`by`, its source) finished the placed message: it waits only for its purge."""
+        with Session(self._engine) as session:
+            row = session.get(PlacedMessage, source)
+            if row is not None:
+                row.finished_by = by
+                session.add(row)
+                session.commit()
 
     def forget_placed(self, source: str, *, expired_in: str | None = None) -> None:
         """The message left its folder (a person finished it): its row goes. `expired_in` (a month) when the

@@ -17,12 +17,14 @@ from datetime import datetime, timedelta
 from email.errors import MessageError
 from email.message import EmailMessage, Message
 from email.policy import default as email_policy
+from typing import Protocol
 
 from ..domain.outcomes import Held, NotOurs
 from ..domain.reasons import Reason
+from ..domain.replies import REFERENCE
 from ..edges.protocols import Keyring
 from ..settings.config import Limits, Trust
-from ..settings.rules import Rules, TrustedSender
+from ..settings.rules import Officer, Rules, TrustedSender
 from .mime import (
     PARSED_FIELD_BYTES,
     PARSER_ERRORS,
@@ -52,12 +54,31 @@ class Authentic:
     digest: str          # of signer, signature time and content: the replay guard's input, kept in memory only
 
 
-def names_trusted(values: list[str], rules: Rules) -> bool:
+class Senders(Protocol):
+    """Who may sign what this mail claims to be: Veilig Thuis for signals (the rules), one officer for a reply."""
+
+    def sender_for_address(self, address: str) -> TrustedSender | None: ...
+
+
+@dataclass(frozen=True)
+class OfficerSender:
+    """An officer as the one sender of their own replies: their address, signed with their key from the rules."""
+
+    officer: Officer
+
+    def sender_for_address(self, address: str) -> TrustedSender | None:
+        if address.lower() != self.officer.email.lower() or self.officer.fingerprint is None:
+            return None
+        return TrustedSender(name=self.officer.name, addresses=(self.officer.email,),
+                             fingerprints=(self.officer.fingerprint,))
+
+
+def names_trusted(values: list[str], rules: Senders) -> bool:
     """Any trusted address anywhere in these raw From values, display names and comments included (fail closed)."""
     return any(rules.sender_for_address(address) is not None for address in addresses_in(values))
 
 
-def unreadable(raw: bytes, rules: Rules, reason: Reason) -> NotOurs | Held:
+def unreadable(raw: bytes, rules: Senders, reason: Reason) -> NotOurs | Held:
     """A message whose header is over a cap or chokes the parser: held when its raw From names a trusted sender,
     anyone else's left alone (a newsletter with many images is someone's ordinary mail)."""
     if names_trusted(from_fields(raw), rules):
@@ -65,7 +86,7 @@ def unreadable(raw: bytes, rules: Rules, reason: Reason) -> NotOurs | Held:
     return NotOurs()
 
 
-def claimed_sender(message: EmailMessage, rules: Rules) -> TrustedSender | NotOurs | Held:
+def claimed_sender(message: EmailMessage, rules: Senders) -> TrustedSender | NotOurs | Held:
     """The trusted sender the From header names; several From addresses with any trusted one are refused.
 
     Several From fields are judged on their raw values, so no more than one is ever parsed; a From the parser
@@ -120,8 +141,10 @@ def signed_for_someone_else(entity: Message, office: str, trust: Trust, limits: 
     return False
 
 
-def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, trust: Trust, office: str,
-                 now: datetime) -> Authentic | NotOurs | Held:
+def authenticate(raw: bytes, rules: Senders, keyring: Keyring, *, limits: Limits, trust: Trust, office: str,
+                 now: datetime, inline_entities: bool = True) -> Authentic | NotOurs | Held:
+    """`inline_entities`: inline armor around what looks like a MIME entity is read as one (a signal's); an
+    officer's reply typed as "School: 12AB00" above a blank line must stay text."""
     if not header_fits(raw, limits):
         return unreadable(raw, rules, Reason.MALFORMED_HEADER)
     try:
@@ -149,7 +172,7 @@ def authenticate(raw: bytes, rules: Rules, keyring: Keyring, *, limits: Limits, 
         return Held(age)
     if holds_armor(verified.plaintext):
         return Held(Reason.NESTED_PGP)
-    if message.get_content_type() == "multipart/encrypted" or _entity_like(verified.plaintext):
+    if message.get_content_type() == "multipart/encrypted" or (inline_entities and _entity_like(verified.plaintext)):
         try:
             inner = read_message(verified.plaintext, limits)
             if shape := mime_shape(inner, limits):
@@ -185,7 +208,7 @@ def _entity_like(plaintext: bytes) -> bool:
     return _HEADER_FIELD.match(head) is not None and (b"\r\n\r\n" in head or b"\n\n" in head)
 
 
-def header_sender(header: bytes, rules: Rules, limits: Limits) -> TrustedSender | NotOurs | Held:
+def header_sender(header: bytes, rules: Senders, limits: Limits) -> TrustedSender | NotOurs | Held:
     """The sender a header alone claims, never raising for what the header holds (see `unreadable`)."""
     if not header_fits(header, limits):
         return unreadable(header, rules, Reason.MALFORMED_HEADER)
@@ -195,7 +218,28 @@ def header_sender(header: bytes, rules: Rules, limits: Limits) -> TrustedSender 
         return unreadable(header, rules, reason_of(error))
 
 
-def oversized(header: bytes, rules: Rules, limits: Limits) -> NotOurs | Held:
+def replying_officer(raw: bytes, rules: Rules, limits: Limits) -> Officer | None:
+    """The officer whose address is this mail's one From, when the mail answers an alert: it is encrypted or names a
+    reference (HWC-...). An officer's other mail to the shared mailbox stays theirs, and a From the parser chokes on
+    is judged as a signal would be."""
+    if not header_fits(raw, limits):
+        return None
+    try:
+        message = read_message(raw, limits)
+        values = [str(value) for name, value in message.raw_items() if name.lower() == "from"]
+        addresses = [address.addr_spec for header in message.get_all("From", []) for address in header.addresses]
+        encrypted = message.get_content_type() == "multipart/encrypted"
+    except PARSER_ERRORS:
+        return None
+    if len(values) != 1 or len(addresses) != 1:
+        return None
+    officer = rules.officer_for_address(addresses[0])
+    if officer is None or not (encrypted or holds_armor(raw) or REFERENCE.search(raw.decode("latin-1"))):
+        return None
+    return officer
+
+
+def oversized(header: bytes, rules: Senders, limits: Limits) -> NotOurs | Held:
     """A message over the size cap is never downloaded: its From header alone decides."""
     sender = header_sender(header, rules, limits)
     return sender if isinstance(sender, NotOurs) else Held(Reason.TOO_LARGE)

@@ -55,10 +55,11 @@ BUDGET_WINDOW = timedelta(hours=1)
 JUNK = frozenset(reason for reason in Reason if reason.disposition is Disposition.QUARANTINED)
 # The digest's event: told again at most once per BUDGET_WINDOW.
 DIGEST = "junk-digest"
-# Notices the alert template opens in their own words: about the login, about time.
+# Notices the alert template opens in their own words: about the login, about time, about an officer's reply.
 KINDS = {Reason.LOGIN_REFUSED: "login", Reason.LOGIN_SECRET_EXPIRING: "login", Reason.NOT_AT_SCHOOL: "escalation",
          Reason.DELAYED: "delay", Reason.DELIVERED_LATE: "delay", Reason.HELD_EXPIRING: "retention",
-         Reason.BOUNCED: "bounce"}
+         Reason.BOUNCED: "bounce", Reason.REPLY_SENT: "finished", Reason.REPLY_DISCARDED: "finished",
+         Reason.REPLY_UNAUTHENTIC: "reply", Reason.REPLY_NO_KEY: "reply"}
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,15 @@ class Alert:
     count: int = 1                  # how many messages it is about: more than one only for the junk digest
     items: tuple[str, ...] = ()     # one line each (a reference, a reason, a folder): a digest's list
     reference: str = ""             # the held message's short reference (HWC-...): how officers name it
+    recipient: str = ""             # the one officer it is for (the answer to their reply); "" for every officer
     # Who a held authentic signal is about (names, dates of birth): only ever in an alert sealed to an officer's
     # key, never in a plain one, never kept while the alert waits, never in a repr.
     personal: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def kind(self) -> str:
-        """quarantined | manual | key | login | escalation | delay | retention: which opening the template uses."""
+        """quarantined | manual | key | login | escalation | delay | retention | bounce | finished | reply: which
+        opening the template uses."""
         if self.reason in KINDS:
             return KINDS[self.reason]
         return self.reason.disposition.value if self.reason.disposition else "key"
@@ -107,7 +110,7 @@ class Alerter:
         self._store = store
         self._now = now
         self._transport_down = False
-        self._personal_copies: list[str] = []
+        self._copies: list[str] = []
 
     def tell(self, alert: Alert, covers: Sequence[str] = (), *, wait: bool = True) -> bool:
         """Send the alert to every officer unless this event was told already; True when it went out now, and
@@ -128,15 +131,15 @@ class Alerter:
             return self._later(alert, "not-accepted", wait)
         return True
 
-    def take_personal_copies(self) -> list[str]:
-        """The Message-IDs of the alerts sent since the last call that named a child: their copies in Sent and
-        Trash must go, like the copies of a school's mail."""
-        taken, self._personal_copies = self._personal_copies, []
+    def take_copies_to_purge(self) -> list[str]:
+        """The Message-IDs of the alerts sent since the last call that named a child or answered an officer's reply:
+        their copies in Sent and Trash must go, like the copies of a school's mail."""
+        taken, self._copies = self._copies, []
         return taken
 
-    def keep_personal_copies(self, message_ids: Sequence[str]) -> None:
+    def keep_copies_to_purge(self, message_ids: Sequence[str]) -> None:
         """Copies not purged yet (the mailbox went away midway): handed out again with the next ones."""
-        self._personal_copies.extend(message_ids)
+        self._copies.extend(message_ids)
 
     def due(self, alert: Alert) -> bool:
         """Whether this event is still to be told (never told, or a repeating one due again)."""
@@ -180,7 +183,7 @@ class Alerter:
         for pending in waiting:
             if not self._within_budget(AlertKind.genuine, now) or not self._send(
                     Alert(pending.event, pending.reason, pending.folder, pending.detail, items=pending.items,
-                          reference=pending.reference),
+                          reference=pending.reference, recipient=pending.recipient),
                     AlertKind.genuine, now):
                 break
             sent += 1
@@ -213,7 +216,7 @@ class Alerter:
     def _hold(self, alert: Alert, why: str) -> bool:
         """Keep the alert for later: genuine ones are sent on their own, junk by the digest. Always False."""
         self._store.hold_alert(PendingAlert(alert.event, alert.budget, alert.reason, alert.folder, alert.detail,
-                                            alert.items, alert.reference))
+                                            alert.items, alert.reference, alert.recipient))
         log.warning("alert-pending", reason=alert.code, outcome=alert.kind, step=why)
         return False
 
@@ -225,10 +228,13 @@ class Alerter:
         on_call = self._settings.school_day.on_call if alert.reason is Reason.NOT_AT_SCHOOL else ()
         recipients = [*self._rules.officers, *(Officer(name="Bereikbaarheidsdienst", email=address)
                                                for address in on_call)]
+        if alert.recipient:
+            recipients = [officer for officer in recipients if officer.email == alert.recipient]
         for officer in recipients:
             sealed = self._usable_key(officer)
             subject, body = self._render(alert, sealed=sealed)
-            message_id = make_msgid(domain=sender.id_domain)
+            # The reference in the Message-ID comes back in a reply's In-Reply-To, where it can only agree.
+            message_id = make_msgid(idstring=alert.reference or None, domain=sender.id_domain)
             headers = envelope(sender, [(officer.name, officer.email)], subject, message_id=message_id, now=now)
             message = (self._sealer.seal(Notice((officer.email,), (officer.fingerprint,), headers,
                                                 protected(headers, subject, body)))
@@ -236,8 +242,8 @@ class Alerter:
             try:
                 self._transport.send(message, [officer.email])
                 accepted += 1
-                if sealed and alert.personal:
-                    self._personal_copies.append(message_id)
+                if (sealed and alert.personal) or alert.kind in ("finished", "reply"):
+                    self._copies.append(message_id)
             except TransportRejected as error:
                 log.error("alert-rejected", reason=alert.code, error=str(error))
             except TransportUnavailable as error:

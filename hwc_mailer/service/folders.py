@@ -6,10 +6,12 @@ the server does not have is a configuration error at start and in `check`, never
 nothing. The folders the daemon creates itself (quarantine, manual, alerts) are exempt.
 """
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
 
+from ..edges.protocols import Placed
 from ..errors import FolderMissing
 from ..settings.config import SENT_ROLE, TRASH_ROLE, Folders
 
@@ -43,3 +45,22 @@ def resolve_folders(mailbox: FolderFinder, configured: Folders) -> tuple[Folders
     for warning in warnings:
         log.warning("folder-not-found", error=warning)
     return configured.model_copy(update=found), warnings
+
+
+class HeldFolders(Protocol):
+    """What purging a placed message needs of a Mailbox."""
+
+    def find_by_message_id(self, folder: str, message_id: str) -> dict[int, int]: ...
+
+    def delete(self, folder: str, uids: Sequence[int]) -> None: ...
+
+
+def purge_placed(mailbox: HeldFolders, held: Placed, trash: str | None) -> bool:
+    """The message the daemon placed, and its exact copies in Trash: by Message-ID and size, so nothing a person
+    filed goes with it. False when it has no Message-ID to be found by (then it is left for a person)."""
+    if not held.message_id:
+        return False
+    for folder in dict.fromkeys(folder for folder in (held.folder, trash) if folder is not None):
+        found = mailbox.find_by_message_id(folder, held.message_id)
+        mailbox.delete(folder, sorted(uid for uid, size in found.items() if size == held.size))
+    return True

@@ -35,6 +35,7 @@ from ..edges.protocols import Placed
 from ..errors import Outage
 from ..settings.config import Folders, SchoolDay, Weekday
 from .alerts import Alert, Alerter
+from .folders import purge_placed
 from .keys import key_alerts, key_statuses
 from .logins import secret_alerts
 from .pipeline import Context, Edges, delayed_event, source_key
@@ -156,7 +157,7 @@ class Maintenance:
     def _escalate(self, now: datetime, placed: list[Placed], waiting: dict[str, datetime]) -> None:
         manual = self.context.settings.folders.manual
         due = [(held.source, f"{held.ref}: {_explained(held.outcome)} (map {held.folder}, code {held.outcome})",
-                held.arrived) for held in placed if held.folder == manual]
+                held.arrived) for held in placed if held.folder == manual and not held.finished_by]
         due += [(source, f"een signaal wacht sinds {self._local(since)} in de inbox door een storing", since)
                 for source, since in waiting.items()]
         store = self.edges.store
@@ -188,7 +189,7 @@ class Maintenance:
         warn = keep - timedelta(hours=retention.warning_hours)
         manual = self.context.settings.folders.manual
         for held in placed:
-            if now - held.placed >= keep:
+            if held.finished_by or now - held.placed >= keep:
                 heartbeat()
                 self._purge(held, now)
             elif now - held.placed >= warn and held.folder == manual:     # junk and forgeries go unannounced
@@ -196,19 +197,14 @@ class Maintenance:
                                         detail=f"{held.ref}, verwijderd na {self._local(held.placed + keep)}"))
 
     def _purge(self, held: Placed, now: datetime) -> None:
-        """The held message and its exact copies in Trash; forgotten and counted as `expired` in one step after."""
-        mailbox = self.edges.mailbox
-        if held.message_id:
-            trash = self._folders().trash
-            for folder in dict.fromkeys(folder for folder in (held.folder, trash) if folder is not None):
-                found = mailbox.find_by_message_id(folder, held.message_id)
-                mailbox.delete(folder, sorted(uid for uid, size in found.items() if size == held.size))
-        else:       # cannot be told from a person's mail: left for a person, and not counted as purged
-            log.warning("held-not-found", outcome=held.outcome, folder=held.folder)
+        """The held message and its exact copies in Trash; forgotten after, and counted as `expired` in that step
+        unless an officer's reply finished it."""
+        if not purge_placed(self.edges.mailbox, held, self._folders().trash):
+            log.warning("held-not-found", outcome=held.outcome, folder=held.folder)     # left for a person
             self.edges.store.forget_placed(held.source)
             return
-        self.edges.store.forget_placed(held.source, expired_in=f"{now:%Y-%m}")
-        log.info("held-expired", outcome=held.outcome, folder=held.folder)
+        self.edges.store.forget_placed(held.source, expired_in=None if held.finished_by else f"{now:%Y-%m}")
+        log.info("held-finished" if held.finished_by else "held-expired", outcome=held.outcome, folder=held.folder)
 
     def _local(self, moment: datetime) -> str:
         return f"{moment.astimezone(self._calendar.zone):%d-%m-%Y %H:%M}"

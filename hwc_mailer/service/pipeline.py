@@ -40,22 +40,24 @@ from typing import TypeVar
 
 import structlog
 
-from ..domain.outcomes import Bounced, Delivered, Held, NotOurs, Outcome, parse_outcome_code
+from ..domain.outcomes import Bounced, Delivered, Held, NotOurs, Outcome, Replied, parse_outcome_code
 from ..domain.reasons import Disposition, Reason
 from ..domain.register import Register
+from ..domain.replies import REFERENCE_ALPHABET, Instruction, Refusal
 from ..domain.routing import Delivery, Routed, route, suggestions
 from ..domain.signal import AgeRange, Signal, parse_signal
 from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
 from ..errors import Outage, RegisterUnavailable, TransportRejected
-from ..inbound.authenticate import authenticate, header_sender, oversized
+from ..inbound.authenticate import Authentic, authenticate, header_sender, oversized, replying_officer
 from ..inbound.bounces import bounce_of
 from ..inbound.mime import Readable, message_id_of
 from ..outbound.notice import DeliveryKey, Templates, compose_notice, dutch_date, outgoing_message_id
 from ..outbound.sealing import PgpMimeSealer
 from ..settings.config import Folders, Settings
-from ..settings.rules import Rules, School
+from ..settings.rules import Officer, Rules, School
 from .alerts import REPEAT_EVERY, Alert, Alerter
-from .folders import resolve_folders
+from .folders import purge_placed, resolve_folders
+from .replies import Finish, answer_alert, officer_schools, read_answer
 
 log = structlog.get_logger("hwc_mailer.pipeline")
 T = TypeVar("T")
@@ -78,6 +80,7 @@ DISPOSE: dict[Disposition, MailboxAction] = {
     Disposition.MANUAL: MailboxAction.MOVE_TO_MANUAL,
     Disposition.QUARANTINED: MailboxAction.MOVE_TO_QUARANTINE,
     Disposition.NOT_OURS: MailboxAction.LEAVE,
+    Disposition.REPLY: MailboxAction.PURGE,               # the officer's signed reply, carried out or refused
 }
 
 
@@ -106,21 +109,22 @@ class Context:
 Plan = Routed[School]
 
 
-def plan(readable: Readable, context: Context, now: datetime) -> tuple[Plan | Held, Signal | None]:
-    """From the authentic text to one delivery per school, or why a person must do it; with the signal as read,
-    when it could be (an officer asked to finish it is told who it is about)."""
+def read_signal(readable: Readable, context: Context, now: datetime) -> Signal | Held:
+    """The signal in an authentic text, or why a person must read it."""
     if readable.doubt is not None:
-        return Held(readable.doubt), None
+        return Held(readable.doubt)
     ages = context.settings.ages
-    signal = parse_signal(readable.text, today=now.date(), ages=AgeRange(ages.minimum, ages.maximum),
-                          set_apart=readable.set_apart, subject=readable.subject)
-    if not isinstance(signal, Signal):
-        return signal, None
+    return parse_signal(readable.text, today=now.date(), ages=AgeRange(ages.minimum, ages.maximum),
+                        set_apart=readable.set_apart, subject=readable.subject)
+
+
+def plan(signal: Signal, context: Context, decided: dict[int, School] | None = None) -> Plan | Held:
+    """One delivery per school, or why a person must do it; `decided` are the schools an officer named."""
     try:
-        return route(signal, context.rules, context.register), signal
+        return route(signal, context.rules, context.register, decided)
     except RegisterUnavailable as error:
         log.error("register-unavailable", error=str(error))
-        return Held(Reason.REGISTER_UNAVAILABLE), signal
+        return Held(Reason.REGISTER_UNAVAILABLE)
 
 
 # What a replay alert says about the signal's first copy.
@@ -148,13 +152,9 @@ def delayed_event(source: str) -> str:
     return f"delayed:{source}"
 
 
-# Crockford's base32 without look-alikes: a reference an officer can read aloud and type.
-_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
 def new_reference() -> str:
     """Short and random, and nothing else: it names a held message in alerts, never its content."""
-    return "HWC-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+    return "HWC-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
 
 
 def keyed_digest(secret: bytes, purpose: str, data: bytes) -> str:
@@ -269,7 +269,7 @@ class Pipeline:
         if size > settings.limits.max_message_bytes:
             header = mailbox.fetch_header(self._inbox, uid) or b""
             message_id = message_id_of(header)
-            decision: Plan | Outcome = oversized(header, self.context.rules, settings.limits)
+            decision: Plan | Finish | Outcome = oversized(header, self.context.rules, settings.limits)
         else:
             raw = mailbox.fetch(self._inbox, uid)
             if raw is None:
@@ -280,19 +280,21 @@ class Pipeline:
         structlog.contextvars.bind_contextvars(source=source, message_id=message_id)
         try:
             outcome = self._carry_out(decision, source, message_id or source, now)
-            return self._conclude(outcome, uid, source, message_id, decision if isinstance(decision, Routed) else None,
-                                  signal)
+            return self._conclude(outcome, uid, source, message_id, _planned(decision), signal)
         finally:
             structlog.contextvars.unbind_contextvars("source", "message_id")
 
-    def _decide(self, raw: bytes, source: str, now: datetime) -> tuple[Plan | Outcome, Signal | None]:
-        """A report on one of our mails first, then authenticate, refuse a replay, and plan; nothing here sends or
-        moves anything. The signal comes along once it is read from an authentic message."""
+    def _decide(self, raw: bytes, source: str, now: datetime) -> tuple[Plan | Finish | Outcome, Signal | None]:
+        """A report on one of our mails first, then an officer's reply, else authenticate, refuse a replay, and plan;
+        nothing here sends or moves anything. The signal comes along once it is read from an authentic message."""
         settings = self.context.settings
         bounce = bounce_of(raw, settings.limits)
         returned = self._returned(bounce.message_ids) if bounce is not None else None
         if bounce is not None and returned is not None:
             return Bounced(returned, bounce.status), None
+        officer = replying_officer(raw, self.context.rules, settings.limits)
+        if officer is not None:
+            return self._answer(raw, officer, source, now), None
         authentic = authenticate(raw, self.context.rules, self.edges.inbound, limits=settings.limits,
                                  trust=settings.trust, office=settings.sender.address, now=now)
         if isinstance(authentic, (NotOurs, Held)):
@@ -301,7 +303,52 @@ class Pipeline:
         refused = self._claim(replay, source, now)
         if refused is not None:
             return refused, None
-        return plan(authentic.readable, self.context, now)
+        signal = read_signal(authentic.readable, self.context, now)
+        if isinstance(signal, Held):
+            return signal, None
+        return plan(signal, self.context), signal
+
+    def _answer(self, raw: bytes, officer: Officer, source: str, now: datetime) -> Finish | Replied:
+        """What an officer's reply asks, checked against the held message it names (see service.replies)."""
+        read = read_answer(raw, officer, self.context.settings, self.edges.outbound, now)
+        if isinstance(read, Replied):
+            return read
+        held = self.edges.store.placed_by_reference(read.reference)
+        if held is None or held.finished_by not in ("", source):
+            return self._refuse(officer, read, Refusal(Reason.REPLY_UNKNOWN_REFERENCE))
+        if read.discard:
+            return Finish(officer, held, None)
+        if parse_outcome_code(held.outcome)[0] is not Disposition.MANUAL:
+            return self._refuse(officer, read, Refusal(Reason.REPLY_SIGNAL_UNREADABLE))
+        raw_held = self._held_message(held)
+        if raw_held is None:
+            return self._refuse(officer, read, Refusal(Reason.REPLY_SIGNAL_GONE))
+        settings = self.context.settings
+        # As of its first receipt: the signature's age then, and no replay guard (this is the signal itself).
+        authentic = authenticate(raw_held, self.context.rules, self.edges.inbound, limits=settings.limits,
+                                 trust=settings.trust, office=settings.sender.address, now=held.arrived)
+        del raw_held
+        signal = read_signal(authentic.readable, self.context, held.arrived) if isinstance(authentic, Authentic) \
+            else None
+        if not isinstance(signal, Signal):
+            return self._refuse(officer, read, Refusal(Reason.REPLY_SIGNAL_UNREADABLE))
+        schools = officer_schools(read, len(signal.children), self.context.rules)
+        if isinstance(schools, Refusal):
+            return self._refuse(officer, read, schools)
+        return Finish(officer, held, plan(signal, self.context, schools))
+
+    @staticmethod
+    def _refuse(officer: Officer, read: Instruction, refusal: Refusal) -> Replied:
+        return Replied(officer.email, refusal.reason, read.reference, refusal.detail)
+
+    def _held_message(self, held: Placed) -> bytes | None:
+        """The held message as the daemon placed it: the one in its folder with the recorded Message-ID and size."""
+        if not held.message_id:
+            return None
+        mailbox = self.edges.mailbox
+        found = sorted(uid for uid, size in mailbox.find_by_message_id(held.folder, held.message_id).items()
+                       if size == held.size)
+        return mailbox.fetch(held.folder, found[0]) if found else None
 
     def _claim(self, replay: str, source: str, now: datetime) -> Held | None:
         """The replay guard: None when this source may deliver the signal, else why it is a replay.
@@ -364,10 +411,30 @@ class Pipeline:
                     schools.append(school.code)
         return tuple(dict.fromkeys(schools)) or None
 
-    def _carry_out(self, decision: Plan | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
-        """Send every delivery of a plan that has not been accepted yet; any other decision is already final."""
-        if not isinstance(decision, Routed):
-            return decision
+    def _carry_out(self, decision: Plan | Finish | Outcome, source: str, source_id: str, now: datetime) -> Outcome:
+        """Send a plan, or carry out an officer's reply; any other decision is already final."""
+        if isinstance(decision, Finish):
+            return self._finish(decision, source, now)
+        if isinstance(decision, Routed):
+            return self._deliver(decision, source, source_id, now)
+        return decision
+
+    def _finish(self, finish: Finish, source: str, now: datetime) -> Replied:
+        """An officer's reply: the held signal sent with their schools (under Message-IDs of its own, the same for
+        a resumed reply), discarded, or still held and why."""
+        answer = partial(Replied, finish.officer.email, reference=finish.held.ref)
+        if finish.routed is None:
+            return answer(Reason.REPLY_DISCARDED)
+        sent = finish.routed if isinstance(finish.routed, Held) else self._deliver(
+            finish.routed, source, f"{finish.held.message_id or finish.held.source}#{finish.held.ref}", now)
+        if isinstance(sent, Held):
+            child = f"kind {sent.child}: " if sent.child else ""
+            detail = f"{child}{sent.reason.explanation}" + (f" ({sent.detail})" if sent.detail else "")
+            return answer(Reason.REPLY_STILL_HELD, detail=detail)
+        return answer(Reason.REPLY_SENT, schools=sent.schools)
+
+    def _deliver(self, decision: Plan, source: str, source_id: str, now: datetime) -> Delivered | Held:
+        """Send every delivery of a plan that has not been accepted yet."""
         edges, settings, secret = self.edges, self.context.settings, self.context.secret
         deliveries = []
         for delivery in decision.deliveries:
@@ -441,6 +508,8 @@ class Pipeline:
                                                                   else "")))
             store.record_outcome(source, outcome.code, month, [Tally("", 1, 0, 0)])
             log.warning("bounced", schools=schools, reason=outcome.status)
+        elif isinstance(outcome, Replied):
+            self._record_answer(outcome, source, month, planned)
         elif isinstance(outcome, Delivered):
             gaps = [(REGISTER_GAP, Tally("", 0, planned.register_gaps, 0))] if planned and planned.register_gaps else []
             store.record_outcome(source, outcome.code, month, _tallies(planned.deliveries if planned else ()), gaps)
@@ -452,7 +521,31 @@ class Pipeline:
             self.alerter.tell(Alert(f"delivered-late:{source}", Reason.DELIVERED_LATE,
                                     detail=f"{len(outcome.schools)} school/scholen"))
         self._dispose(outcome.disposition, uid, source, message_id, outcome.code)
+        if isinstance(outcome, Replied) and outcome.done:
+            self._purge_finished(outcome.reference)
         return outcome
+
+    def _record_answer(self, outcome: Replied, source: str, month: str, planned: Plan | None) -> None:
+        """A finished signal waits only for its purge from then on; the reply is counted (a signal sent by it with
+        its children and schools) and answered."""
+        store = self.edges.store
+        held = store.placed_by_reference(outcome.reference) if outcome.done else None
+        if held is not None:
+            store.finish_placed(held.source, source)
+        sent = planned.deliveries if planned is not None and outcome.reason is Reason.REPLY_SENT else ()
+        store.record_outcome(source, outcome.code, month, _tallies(sent) if sent else [Tally("", 1, 0, 0)])
+        officer = self.context.rules.officer_for_address(outcome.officer)
+        self.alerter.tell(answer_alert(outcome, source, officer.name if officer else outcome.officer))
+        self._purge_alert_copies()
+        log.info("replied", outcome=outcome.code, reference=outcome.reference, schools=",".join(outcome.schools))
+
+    def _purge_finished(self, reference: str) -> None:
+        """The held message an officer's reply finished, and its copy in Trash; the clock's chores do it when a
+        crash comes first."""
+        held = self.edges.store.placed_by_reference(reference)
+        if held is not None and held.finished_by:
+            purge_placed(self.edges.mailbox, held, self.folders().trash)
+            self.edges.store.forget_placed(held.source)
 
     def _folder(self, disposition: Disposition) -> str:
         folders = self.context.settings.folders
@@ -489,7 +582,7 @@ class Pipeline:
     def _purge_alert_copies(self) -> None:
         """Copies the server kept of alerts that named a child (encrypted, but personal data all the same)."""
         folders, mailbox = self.folders(), self.edges.mailbox
-        copies = self.alerter.take_personal_copies()
+        copies = self.alerter.take_copies_to_purge()
         try:
             for message_id in list(copies):
                 for folder in (folders.sent, folders.trash):
@@ -497,7 +590,7 @@ class Pipeline:
                         mailbox.delete(folder, sorted(mailbox.find_by_message_id(folder, message_id)))
                 copies.remove(message_id)
         finally:
-            self.alerter.keep_personal_copies(copies)     # an outage midway: tried again after the next alert
+            self.alerter.keep_copies_to_purge(copies)     # an outage midway: tried again after the next alert
 
     def _source_copy(self, uid: int, message_id: str) -> SourceCopy | None:
         """The source's Message-ID and size, taken before it is deleted; None when there is no Trash to purge, the
@@ -581,6 +674,13 @@ def held_details(signal: Signal, held: Held, rules: Rules) -> tuple[str, ...]:
             if hints:
                 lines.append(f"   lijkt op: {'; '.join(hints)} (alleen een suggestie: controleer het zelf)")
     return tuple(lines)
+
+
+def _planned(decision: Plan | Finish | Outcome) -> Plan | None:
+    """The routing a decision sends by, for the counters."""
+    if isinstance(decision, Finish):
+        return decision.routed if isinstance(decision.routed, Routed) else None
+    return decision if isinstance(decision, Routed) else None
 
 
 def _tallies(deliveries: tuple[Delivery[School], ...]) -> list[Tally]:

@@ -116,6 +116,10 @@ class Rules(Strict):
                 if owner != index:
                     problems.append((f"address {address!r} is listed for both {self.trusted_senders[owner].name!r} "
                                      f"and {sender.name!r}", ("trusted_senders", index, "addresses", position)))
+        for index, officer in enumerate(self.officers):
+            if normalise_address(officer.email) in senders:
+                problems.append((f"officer address {officer.email!r} is also a trusted sender's: an officer's reply "
+                                 "and a signal must never be mistaken for each other", ("officers", index, "email")))
         if problems:
             raise Located(problems)
         return self
@@ -147,6 +151,10 @@ class Rules(Strict):
 
     def in_region(self, municipality: str) -> bool:
         return normalise_name(municipality) in self._region
+
+    def officer_for_address(self, address: str) -> Officer | None:
+        wanted = normalise_address(address)
+        return next((officer for officer in self.officers if normalise_address(officer.email) == wanted), None)
 
     def sender_for_address(self, address: str) -> TrustedSender | None:
         wanted = normalise_address(address)

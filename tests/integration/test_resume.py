@@ -237,6 +237,12 @@ class FaultyStore:
     def placed(self) -> list[Placed]:
         return self.fault.around("placed", (), self.real.placed)
 
+    def placed_by_reference(self, ref: str) -> Placed | None:
+        return self.fault.around("placed_by_reference", (ref,), lambda: self.real.placed_by_reference(ref))
+
+    def finish_placed(self, source: str, by: str) -> None:
+        self.fault.around("finish_placed", (source, by), lambda: self.real.finish_placed(source, by))
+
     def forget_placed(self, source: str, *, expired_in: str | None = None) -> None:
         self.fault.around("forget_placed", (source,), lambda: self.real.forget_placed(source, expired_in=expired_in))
 

@@ -14,7 +14,7 @@ DUTCH = re.compile(r"\b(het|de|een|van|niet|en|is)\b", re.IGNORECASE)
 def test_every_reason_has_a_dutch_explanation_and_an_action(reason: Reason) -> None:
     assert reason.explanation.strip() and DUTCH.search(reason.explanation), reason
     assert reason.action.strip() and DUTCH.search(reason.action), reason
-    assert reason.disposition in (Disposition.MANUAL, Disposition.QUARANTINED, None)
+    assert reason.disposition in (Disposition.MANUAL, Disposition.QUARANTINED, Disposition.REPLY, None)
 
 
 def test_manual_reasons_do_not_share_one_generic_action() -> None:
