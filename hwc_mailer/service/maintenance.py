@@ -17,7 +17,8 @@
                              ("vertraagd"); the pipeline says "alsnog verzonden" when it goes out
                   retain     what the daemon placed in the manual and quarantine folders: forgotten when a
                              person took it out, warned about retention.warning_hours before the end, purged
-                             (with its copies in Trash) after retention.held_hours, counted as `expired`
+                             (with its copies in Trash) after retention.held_hours, counted as `expired`; one
+                             an officer's reply finished is purged at once (the reply usually did it already)
 """
 
 import hashlib

@@ -3,14 +3,17 @@
     count the attempt -> size -> decide -> carry out -> record -> dispose
 
     decide     read (header only when over the size cap); a delivery report on one of our own mails is
-               Bounced; else authenticate, replay guard, parse, route (a copy of an unfinished signal whose
-               first source left INBOX takes over its claim)
+               Bounced; an officer's reply to an alert is read and checked against the held signal it names
+               (service.replies); else authenticate, replay guard, parse, route (a copy of an unfinished
+               signal whose first source left INBOX takes over its claim)
     carry out  per delivery: usable contact keys, compose, remember a keyed hash of what goes to which
                school (for reports), seal, send, journal the delivery
     record     when held: record where it goes (reference, Message-ID, size, times) and tell the officers,
-               naming the child only to an officer with a key; outcome and counters in one transaction
+               naming the child only to an officer with a key; a reply: mark the held signal finished and
+               answer; outcome and counters in one transaction
     dispose    the mailbox action DISPOSE names for the outcome's disposition, then the copies that are
-               provably ours or the source's, then the claim settles on where the signal went
+               provably ours or the source's, then the claim settles on where the signal went; a finished
+               held signal is purged last
 
 The journal records each step before and after it happens, so a restart resumes
 instead of repeating or skipping: deliveries already journaled are skipped, and a

@@ -140,6 +140,13 @@ def test_an_address_listed_for_two_senders_is_refused(tmp_path: Path) -> None:
     assert "listed for both 'Veilig Thuis Zuid-Limburg' and 'Veilig Thuis Limburg-Noord'" in str(error)
 
 
+def test_an_officer_address_that_is_a_trusted_senders_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = edited("    email: leerplicht-team@maastricht.example.nl", "    email: HWC@veiligthuis-zl.example.nl")
+    error = load_error(tmp_path, text)
+    assert "officer address 'HWC@veiligthuis-zl.example.nl' is also a trusted sender's" in str(error)
+    assert error.line == line_of(text, "email: HWC@veiligthuis-zl.example.nl")
+
+
 # --- shapes, each pointing at its line ----------------------------------------------------
 
 
