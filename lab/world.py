@@ -211,11 +211,11 @@ schools:
 
     def reply_mail(self, alert: bytes, answer: str, *, client: Literal["thunderbird", "outlook"] = "thunderbird",
                    signer: str | None = None, signer_home: Path | None = None, encrypted: bool = True,
-                   sender: str = OFFICER, threaded: bool = True) -> bytes:
+                   sender: str = OFFICER, threaded: bool = True, quoting: bool = True) -> bytes:
         """An officer's answer to an alert as their mail client sends it: Thunderbird quotes with "> " below "Op ...
         schreef" in PGP/MIME; Outlook with GpgOL puts the alert below its "Van:" block and encrypts inline. Signed
         with the officer's key unless told otherwise; `encrypted=False` sends it in clear, `threaded=False` without
-        In-Reply-To and References."""
+        In-Reply-To and References, `quoting=False` without the alert."""
         message = email.message_from_bytes(alert, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         shown = self.read_alert(alert)
@@ -228,7 +228,7 @@ schools:
             quoted = (f"-----Oorspronkelijk bericht-----\nVan: Leerplicht Maastricht-Heuvelland <{OFFICE}>\n"
                       f"Verzonden: maandag 7 december 2026 23:41\nAan: Team Leerplicht <{OFFICER}>\n"
                       f"Onderwerp: {subject}\n\n{body}")
-        text = f"{answer}\n\n{quoted}"
+        text = f"{answer}\n\n{quoted}" if quoting else answer
         armored = None
         if encrypted:
             plaintext = text.encode() if client == "outlook" else _text_entity(text, subject=f"Re: {subject}")

@@ -101,6 +101,7 @@ class Reason(Enum):
     REPLY_STILL_HELD = "still-held"
     REPLY_SIGNAL_GONE = "signal-gone"
     REPLY_SIGNAL_UNREADABLE = "signal-unreadable"
+    REPLY_REPEATED = "repeated-reply"
 
     @property
     def disposition(self) -> Disposition | None:
@@ -384,9 +385,12 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
         "Vraag de beheerder uw openbare sleutel in de regels op te nemen en te importeren met 'hwc-mailer keys "
         "import'. Handel het signaal tot dan zelf af."),
     Reason.REPLY_NO_REFERENCE: (
-        _R, "In uw antwoord staat niet precies één referentie (HWC-...) van een vastgehouden signaal. De kop van een "
-            "mail (zoals In-Reply-To) is niet ondertekend en telt daarom alleen als hij klopt met de tekst.",
-        f"Laat de melding geciteerd staan of zet de referentie zelf bovenaan uw antwoord. {_REPLY_AGAIN}"),
+        _Q, "In uw versleutelde bericht aan de Leerplicht-mailbox staat niet precies één referentie (HWC-...) van "
+            "een vastgehouden signaal, of een andere dan die van de melding die u citeert of beantwoordt. De kop van "
+            "een mail (zoals In-Reply-To) is niet ondertekend en telt daarom alleen als hij klopt met de tekst.",
+        "Uw bericht staat in de map quarantaine en wordt na de bewaartermijn verwijderd; hwc-mailer doet er verder "
+        "niets mee. Was het een antwoord op een melding, laat de melding dan geciteerd staan of zet de referentie "
+        "zelf bovenaan en antwoord opnieuw, ondertekend en versleuteld met uw eigen sleutel."),
     Reason.REPLY_UNKNOWN_REFERENCE: (
         _R, "De referentie in uw antwoord hoort bij geen signaal dat nog op een beslissing wacht: ze is onbekend, of "
             "het signaal is al afgehandeld, uit de map gehaald of na de bewaartermijn verwijderd.",
@@ -403,13 +407,16 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
         _R, "Uit uw antwoord blijkt niet welke school bij welk kind hoort.",
         f"Noem bij meer kinderen per kind het nummer uit de melding: 'Kind 2: School: <BRIN-code>'. {_REPLY_AGAIN}"),
     Reason.REPLY_STILL_HELD: (
-        _R, "Ook met de school uit uw antwoord kan hwc-mailer het signaal niet veilig versturen (de reden staat "
-            "hierboven); er is niets naar een school gestuurd.",
+        _R, "Ook met de school uit uw antwoord kan hwc-mailer het signaal niet (volledig) veilig versturen; de reden "
+            "staat hierachter.",
         f"Los de genoemde reden op of handel het signaal zelf af zoals zonder hwc-mailer. {_REPLY_AGAIN}"),
     Reason.REPLY_SIGNAL_GONE: (
         _R, "Het signaal waarop u antwoordt staat niet meer in de map waar hwc-mailer het neerzette (iemand heeft "
             "het verplaatst of verwijderd).",
         "Zet het bericht terug in de map, of handel het signaal zelf af zoals zonder hwc-mailer."),
+    Reason.REPLY_REPEATED: (
+        _R, "Hetzelfde ondertekende antwoord kwam nogmaals binnen; het is al eerder uitgevoerd of beantwoord.",
+        "U hoeft niets te doen; hwc-mailer heeft de herhaling verwijderd zonder er iets mee te doen."),
     Reason.REPLY_SIGNAL_UNREADABLE: (
         _R, "Dit signaal kan hwc-mailer ook met uw antwoord niet versturen: het is niet als Handle with Care-signaal "
             "te lezen, of het staat in quarantaine (het is niet aantoonbaar echt).",

@@ -29,9 +29,9 @@ _QUOTE_START = re.compile(
     r"|-{2,}\s*(?:original message|oorspronkelijk bericht|origineel bericht|doorgestuurd bericht)"
     r"|(?:van|from|verzonden|sent):\s"
     r"|_{5,}\s*$"
-    r"|beste collega,)", re.IGNORECASE)
-_SCHOOL = re.compile(r"^\s*(?:kind\s*(?P<child>\d{1,2})\s*[:.)-]?\s*)?school\s*[:=]\s*(?P<code>.*?)\s*[.]?\s*$",
-                     re.IGNORECASE)
+    r"|beste collega,"
+    r"|.*<BRIN-code>)", re.IGNORECASE)
+_SCHOOL = re.compile(r"^\s*(?:kind\s*(?P<child>\d{1,2})\s*[:.)-]?\s*)?school\s*[:=](?P<code>.*)$", re.IGNORECASE)
 _DISCARD = re.compile(r"^\s*verwijderen\s*[.!]?\s*$", re.IGNORECASE)
 _CODE = re.compile(r"^[0-9]{2}[A-Z]{2}(?:[0-9]{2})?$")
 
@@ -71,10 +71,13 @@ def read_reply(text: str, headers: Iterable[str] = ()) -> Instruction | Refusal:
     """The instruction in an authentic reply's text; `headers` are its In-Reply-To and References values."""
     own = own_text(text)
     typed = references("\n".join(own))
-    found = typed or references(text)
+    quoted = references("\n".join(text.splitlines()[len(own):]))
+    found = typed or quoted
     if len(found) != 1:
         return Refusal(Reason.REPLY_NO_REFERENCE, "meer dan één referentie" if found else "geen referentie")
     (reference,) = found
+    if quoted and reference not in quoted:
+        return Refusal(Reason.REPLY_NO_REFERENCE, f"{reference} staat niet in de melding die u citeert")
     answered = references(" ".join(headers))
     if answered and reference not in answered:
         return Refusal(Reason.REPLY_NO_REFERENCE, f"{reference} is niet de referentie van de melding waarop u "
@@ -85,9 +88,9 @@ def read_reply(text: str, headers: Iterable[str] = ()) -> Instruction | Refusal:
         if _DISCARD.match(line):
             discard = True
         elif school := _SCHOOL.match(line):
-            code = school["code"].replace(" ", "").upper()
-            if not _CODE.match(code):
-                return Refusal(Reason.REPLY_UNKNOWN_CODE, f"'{school['code'][:20]}' is geen BRIN-code", reference)
+            code = "".join(school["code"].split()).rstrip(".").upper()
+            if not _CODE.match(code):      # what the officer wrote is not repeated: it may name the child
+                return Refusal(Reason.REPLY_UNKNOWN_CODE, "wat achter School: staat is geen BRIN-code", reference)
             child = int(school["child"]) if school["child"] else None
             if schools.get(child, code) != code:
                 return Refusal(Reason.REPLY_UNCLEAR_CHILD, "twee scholen voor hetzelfde kind", reference)

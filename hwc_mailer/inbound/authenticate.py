@@ -220,8 +220,8 @@ def header_sender(header: bytes, rules: Senders, limits: Limits) -> TrustedSende
 
 def replying_officer(raw: bytes, rules: Rules, limits: Limits) -> Officer | None:
     """The officer whose address is this mail's one From, when the mail answers an alert: it is encrypted or names a
-    reference (HWC-...). An officer's other mail to the shared mailbox stays theirs, and a From the parser chokes on
-    is judged as a signal would be."""
+    reference (HWC-...), and no machine wrote it (an out-of-office answer, a report). An officer's other mail to the
+    shared mailbox stays theirs, and a From the parser chokes on is judged as a signal would be."""
     if not header_fits(raw, limits):
         return None
     try:
@@ -229,9 +229,11 @@ def replying_officer(raw: bytes, rules: Rules, limits: Limits) -> Officer | None
         values = [str(value) for name, value in message.raw_items() if name.lower() == "from"]
         addresses = [address.addr_spec for header in message.get_all("From", []) for address in header.addresses]
         encrypted = message.get_content_type() == "multipart/encrypted"
+        automatic = (str(message.get("Auto-Submitted", "no")).strip().lower() != "no"
+                     or message.get_content_type() == "multipart/report")
     except PARSER_ERRORS:
         return None
-    if len(values) != 1 or len(addresses) != 1:
+    if len(values) != 1 or len(addresses) != 1 or automatic:
         return None
     officer = rules.officer_for_address(addresses[0])
     if officer is None or not (encrypted or holds_armor(raw) or REFERENCE.search(raw.decode("latin-1"))):

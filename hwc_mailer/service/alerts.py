@@ -36,6 +36,7 @@ from email.utils import make_msgid
 import structlog
 
 from ..domain.reasons import Disposition, Reason
+from ..domain.text import normalise_address
 from ..edges.protocols import AlertKind, Clock, Keyring, KeyState, Mailbox, PendingAlert, Store, Transport
 from ..errors import MailboxUnavailable, TransportRejected, TransportUnavailable
 from ..outbound.notice import ALERT, Notice, Templates, envelope, plain, protected
@@ -59,7 +60,7 @@ DIGEST = "junk-digest"
 KINDS = {Reason.LOGIN_REFUSED: "login", Reason.LOGIN_SECRET_EXPIRING: "login", Reason.NOT_AT_SCHOOL: "escalation",
          Reason.DELAYED: "delay", Reason.DELIVERED_LATE: "delay", Reason.HELD_EXPIRING: "retention",
          Reason.BOUNCED: "bounce", Reason.REPLY_SENT: "finished", Reason.REPLY_DISCARDED: "finished",
-         Reason.REPLY_UNAUTHENTIC: "reply", Reason.REPLY_NO_KEY: "reply"}
+         Reason.REPLY_UNAUTHENTIC: "reply", Reason.REPLY_NO_KEY: "reply", Reason.REPLY_NO_REFERENCE: "reply"}
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,12 @@ class Alerter:
         recipients = [*self._rules.officers, *(Officer(name="Bereikbaarheidsdienst", email=address)
                                                for address in on_call)]
         if alert.recipient:
-            recipients = [officer for officer in recipients if officer.email == alert.recipient]
+            recipients = [officer for officer in recipients
+                          if normalise_address(officer.email) == normalise_address(alert.recipient)]
+            if not recipients:      # no longer in the rules: nobody left to tell, and nothing may wait for them
+                log.warning("alert-recipient-gone", reason=alert.code)
+                self._store.record_alert(alert.event, now, kind, covers)
+                return True
         for officer in recipients:
             sealed = self._usable_key(officer)
             subject, body = self._render(alert, sealed=sealed)

@@ -57,10 +57,16 @@ class HeldFolders(Protocol):
 
 def purge_placed(mailbox: HeldFolders, held: Placed, trash: str | None) -> bool:
     """The message the daemon placed, and its exact copies in Trash: by Message-ID and size, so nothing a person
-    filed goes with it. False when it has no Message-ID to be found by (then it is left for a person)."""
+    filed goes with it. False, and nothing deleted, when it has no Message-ID to be found by or its folder holds
+    more than one such message (anyone can copy a Message-ID: another held signal may look the same); then it is
+    left for a person."""
     if not held.message_id:
         return False
-    for folder in dict.fromkeys(folder for folder in (held.folder, trash) if folder is not None):
-        found = mailbox.find_by_message_id(folder, held.message_id)
-        mailbox.delete(folder, sorted(uid for uid, size in found.items() if size == held.size))
+    found = {folder: [uid for uid, size in mailbox.find_by_message_id(folder, held.message_id).items()
+                      if size == held.size]
+             for folder in dict.fromkeys(folder for folder in (held.folder, trash) if folder is not None)}
+    if len(found[held.folder]) > 1:
+        return False
+    for folder, uids in found.items():
+        mailbox.delete(folder, sorted(uids))
     return True

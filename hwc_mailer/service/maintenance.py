@@ -190,12 +190,20 @@ class Maintenance:
         warn = keep - timedelta(hours=retention.warning_hours)
         manual = self.context.settings.folders.manual
         for held in placed:
-            if held.finished_by or now - held.placed >= keep:
+            if self._finished(held) or now - held.placed >= keep:
                 heartbeat()
                 self._purge(held, now)
             elif now - held.placed >= warn and held.folder == manual:     # junk and forgeries go unannounced
                 self.alerter.tell(Alert(f"held-expiring:{held.source}", Reason.HELD_EXPIRING, held.folder,
                                         detail=f"{held.ref}, verwijderd na {self._local(held.placed + keep)}"))
+
+    def _finished(self, held: Placed) -> bool:
+        """Finished by an officer's reply whose outcome is recorded (or that is gone): a reply still in flight after
+        a crash must find its signal again."""
+        if not held.finished_by:
+            return False
+        journal = self.edges.store.journal(held.finished_by)
+        return journal.outcome is not None or journal.attempts == 0
 
     def _purge(self, held: Placed, now: datetime) -> None:
         """The held message and its exact copies in Trash; forgotten after, and counted as `expired` in that step

@@ -313,17 +313,27 @@ class Pipeline:
 
     def _answer(self, raw: bytes, officer: Officer, source: str, now: datetime) -> Finish | Replied:
         """What an officer's reply asks, checked against the held message it names (see service.replies)."""
-        read = read_answer(raw, officer, self.context.settings, self.edges.outbound, now)
-        if isinstance(read, Replied):
-            return read
+        answer = read_answer(raw, officer, self.context.settings, self.edges.outbound, now)
+        if isinstance(answer, Replied):
+            return answer
+        read = answer.instruction
+        # A signed reply is carried out once: a copy of it (sent again, or replayed) is purged without a word.
+        replay = keyed_digest(self.context.secret, "reply", answer.digest.encode())
+        if self.edges.store.claim_signal(replay, source, now) != source:
+            return self._refuse(officer, read, Refusal(Reason.REPLY_REPEATED))
         held = self.edges.store.placed_by_reference(read.reference)
         if held is None or held.finished_by not in ("", source):
             return self._refuse(officer, read, Refusal(Reason.REPLY_UNKNOWN_REFERENCE))
+        uid = self._held_uid(held)
+        if uid is None:
+            return self._refuse(officer, read, Refusal(Reason.REPLY_SIGNAL_GONE))
         if read.discard:
             return Finish(officer, held, None)
         if parse_outcome_code(held.outcome)[0] is not Disposition.MANUAL:
             return self._refuse(officer, read, Refusal(Reason.REPLY_SIGNAL_UNREADABLE))
-        raw_held = self._held_message(held)
+        if held.folder != self.folders().manual:       # a person deleted it: it may have been finished by hand
+            return self._refuse(officer, read, Refusal(Reason.REPLY_SIGNAL_GONE))
+        raw_held = self.edges.mailbox.fetch(held.folder, uid)
         if raw_held is None:
             return self._refuse(officer, read, Refusal(Reason.REPLY_SIGNAL_GONE))
         settings = self.context.settings
@@ -344,14 +354,15 @@ class Pipeline:
     def _refuse(officer: Officer, read: Instruction, refusal: Refusal) -> Replied:
         return Replied(officer.email, refusal.reason, read.reference, refusal.detail)
 
-    def _held_message(self, held: Placed) -> bytes | None:
-        """The held message as the daemon placed it: the one in its folder with the recorded Message-ID and size."""
+    def _held_uid(self, held: Placed) -> int | None:
+        """The held message as the daemon placed it: the one message in its folder with the recorded Message-ID and
+        size. None when there is none, or more than one (anyone can copy an outer Message-ID, and padding makes the
+        size: never guess which child's signal is meant)."""
         if not held.message_id:
             return None
-        mailbox = self.edges.mailbox
-        found = sorted(uid for uid, size in mailbox.find_by_message_id(held.folder, held.message_id).items()
-                       if size == held.size)
-        return mailbox.fetch(held.folder, found[0]) if found else None
+        found = [uid for uid, size in self.edges.mailbox.find_by_message_id(held.folder, held.message_id).items()
+                 if size == held.size]
+        return found[0] if len(found) == 1 else None
 
     def _claim(self, replay: str, source: str, now: datetime) -> Held | None:
         """The replay guard: None when this source may deliver the signal, else why it is a replay.
@@ -428,8 +439,10 @@ class Pipeline:
         answer = partial(Replied, finish.officer.email, reference=finish.held.ref)
         if finish.routed is None:
             return answer(Reason.REPLY_DISCARDED)
+        # The Message-IDs of the signal's first attempt: a school served then (smtp-rejected after others) gets the
+        # same mail under the same id, which its client shows as one.
         sent = finish.routed if isinstance(finish.routed, Held) else self._deliver(
-            finish.routed, source, f"{finish.held.message_id or finish.held.source}#{finish.held.ref}", now)
+            finish.routed, source, finish.held.message_id or finish.held.source, now)
         if isinstance(sent, Held):
             child = f"kind {sent.child}: " if sent.child else ""
             detail = f"{child}{sent.reason.explanation}" + (f" ({sent.detail})" if sent.detail else "")
@@ -532,22 +545,25 @@ class Pipeline:
         """A finished signal waits only for its purge from then on; the reply is counted (a signal sent by it with
         its children and schools) and answered."""
         store = self.edges.store
+        officer = self.context.rules.officer_for_address(outcome.officer)
+        # Told first (once per reply): a crash before the outcome is recorded carries the reply out again, and
+        # the answer is not repeated.
+        answer = answer_alert(outcome, source, officer.name if officer else outcome.officer)
+        if answer is not None:
+            self.alerter.tell(answer)
+            self._purge_alert_copies()
         held = store.placed_by_reference(outcome.reference) if outcome.done else None
         if held is not None:
             store.finish_placed(held.source, source)
         sent = planned.deliveries if planned is not None and outcome.reason is Reason.REPLY_SENT else ()
         store.record_outcome(source, outcome.code, month, _tallies(sent) if sent else [Tally("", 1, 0, 0)])
-        officer = self.context.rules.officer_for_address(outcome.officer)
-        self.alerter.tell(answer_alert(outcome, source, officer.name if officer else outcome.officer))
-        self._purge_alert_copies()
         log.info("replied", outcome=outcome.code, reference=outcome.reference, schools=",".join(outcome.schools))
 
     def _purge_finished(self, reference: str) -> None:
         """The held message an officer's reply finished, and its copy in Trash; the clock's chores do it when a
         crash comes first."""
         held = self.edges.store.placed_by_reference(reference)
-        if held is not None and held.finished_by:
-            purge_placed(self.edges.mailbox, held, self.folders().trash)
+        if held is not None and held.finished_by and purge_placed(self.edges.mailbox, held, self.folders().trash):
             self.edges.store.forget_placed(held.source)
 
     def _folder(self, disposition: Disposition) -> str:
@@ -654,8 +670,11 @@ class Pipeline:
         return self._conclude(NotOurs(), uid, source, "", None)
 
     def _claims_trusted_sender(self, header: bytes) -> bool:
-        """From the header alone; over a cap or unparsable, any trusted address in its raw From counts (fail closed)."""
-        return not isinstance(header_sender(header, self.context.rules, self.context.settings.limits), NotOurs)
+        """From the header alone; over a cap or unparsable, any trusted address in its raw From counts (fail closed).
+        An officer's reply counts too: the officer hears of it."""
+        rules, limits = self.context.rules, self.context.settings.limits
+        return (not isinstance(header_sender(header, rules, limits), NotOurs)
+                or replying_officer(header, rules, limits) is not None)
 
 
 # Reasons about where a child goes: the officer gets close school names as hints.

@@ -41,8 +41,15 @@ class Finish:
     routed: Routed[School] | Held | None
 
 
-def read_answer(raw: bytes, officer: Officer, settings: Settings, keyring: Keyring,
-                now: datetime) -> Instruction | Replied:
+@dataclass(frozen=True)
+class Answer:
+    """An authentic reply read: the instruction, and the digest of what was signed (the replay guard's input)."""
+
+    instruction: Instruction
+    digest: str
+
+
+def read_answer(raw: bytes, officer: Officer, settings: Settings, keyring: Keyring, now: datetime) -> Answer | Replied:
     """The officer's instruction from a reply that is provably theirs, or the refusal to send them."""
     if officer.fingerprint is None:
         return Replied(officer.email, Reason.REPLY_NO_KEY)
@@ -50,8 +57,9 @@ def read_answer(raw: bytes, officer: Officer, settings: Settings, keyring: Keyri
                              office=settings.sender.address, now=now, inline_entities=False)
     if isinstance(authentic, Authentic):
         read = read_reply(authentic.readable.text, _answered(raw, settings))
-        return read if isinstance(read, Instruction) else Replied(officer.email, read.reason, read.reference,
-                                                                 read.detail)
+        if isinstance(read, Instruction):
+            return Answer(read, authentic.digest)
+        return Replied(officer.email, read.reason, read.reference, read.detail)
     why = authentic.reason.explanation if isinstance(authentic, Held) else ""
     return Replied(officer.email, Reason.REPLY_UNAUTHENTIC, detail=why)
 
@@ -79,8 +87,11 @@ def officer_schools(instruction: Instruction, children: int, rules: Rules) -> di
     return schools
 
 
-def answer_alert(outcome: Replied, source: str, officer_name: str) -> Alert:
-    """A finished signal is told to every officer (no one acts twice); a refusal only to the officer who replied."""
+def answer_alert(outcome: Replied, source: str, officer_name: str) -> Alert | None:
+    """A finished signal is told to every officer (no one acts twice); a refusal only to the officer who replied; a
+    repeat of a reply already carried out, to no one."""
+    if outcome.reason is Reason.REPLY_REPEATED:
+        return None
     if outcome.done:
         done = (f"verstuurd aan school {', '.join(outcome.schools)}" if outcome.reason is Reason.REPLY_SENT
                 else "verwijderd")

@@ -17,12 +17,14 @@ from lab.world import OFFICE, OFFICER, World, sample_signal
 from tests.integration.helpers import (
     SARA,
     TIM,
+    Crash,
     InProcess,
     Run,
     assert_no_personal_data,
     counters,
     without_personal,
 )
+from tests.integration.test_resume import Fault
 
 MANUAL = "HWC-Handmatig"
 QUARANTINE = "HWC-Quarantaine"
@@ -127,8 +129,8 @@ def test_verwijderen_discards_the_held_signal(run: Run, pipeline: InProcess) -> 
     ("School: 12AB00", "unsigned", "quarantined:reply-unauthentic", "niet met uw eigen sleutel ondertekend"),
     ("School: 12AB00", "school-key", "quarantined:reply-unauthentic", "niet met uw eigen sleutel ondertekend"),
     ("School: 99ZZ00", "officer", "reply:unknown-code", "geen BRIN-code van een school in de regels"),
-    ("HWC-0000ZZ\nSchool: 12AB00", "unthreaded", "reply:unknown-reference", "hoort bij geen signaal"),
-    ("HWC-0000ZZ\nSchool: 12AB00", "officer", "reply:no-reference", "niet de referentie van de melding"),
+    ("HWC-0000ZZ\nSchool: 12AB00", "typed-only", "reply:unknown-reference", "hoort bij geen signaal"),
+    ("HWC-0000ZZ\nSchool: 12AB00", "officer", "quarantined:no-reference", "niet precies één referentie"),
     ("Dank je, ik bel de school zelf.", "officer", "reply:no-instruction", "geen opdracht"),
     ("Kind 2: School: 12AB00", "officer", "reply:unclear-child", "welke school bij welk kind"),
 ], ids=["unsigned", "another-key", "unknown-code", "unknown-reference", "other-than-answered", "no-instruction",
@@ -141,7 +143,8 @@ def test_a_reply_that_cannot_be_trusted_or_carried_out_is_refused_and_changes_no
     signer = {"school-key": (regenboog.fingerprint, regenboog.home)}.get(how, (None, None))
 
     world.deliver_signal(world.reply_mail(alert, answer, encrypted=how != "unsigned", signer=signer[0],
-                                          signer_home=signer[1], threaded=how != "unthreaded"))
+                                          signer_home=signer[1], threaded=how != "typed-only",
+                                          quoting=how != "typed-only"))
     (outcome,) = pipeline.once()
 
     assert outcome.code == code
@@ -151,7 +154,8 @@ def test_a_reply_that_cannot_be_trusted_or_carried_out_is_refused_and_changes_no
     assert len(world.dovecot.messages(OFFICE, QUARANTINE)) == (1 if code.startswith("quarantined") else 0)
     (refusal,) = answers(world)
     assert "NIET uitgevoerd" in refusal and words in refusal
-    assert (reference in refusal) is (code not in ("reply:unknown-reference", "quarantined:reply-unauthentic"))
+    assert (reference in refusal) is (code not in ("reply:unknown-reference", "quarantined:reply-unauthentic",
+                                                   "quarantined:no-reference"))
     assert "Bel Veilig Thuis" not in refusal, "never a forgery alarm"
     assert world.dovecot.messages(OFFICE, "Sent") == []
     assert_no_personal_data([refusal], run.written)
@@ -162,3 +166,45 @@ def test_a_reply_that_cannot_be_trusted_or_carried_out_is_refused_and_changes_no
     assert finished.code == "reply:sent-by-officer"
     assert len(world.school_mail(regenboog)) == 1
     assert world.dovecot.messages(OFFICE, MANUAL) == []
+
+
+def test_a_copy_of_the_held_message_beside_it_is_never_guessed_between(run: Run, pipeline: InProcess) -> None:
+    """Anyone can copy an outer Message-ID and pad a message to a size: with two candidates, neither is sent."""
+    world = run.world
+    alert, reference = hold(world, pipeline, [{**TIM, "School": "Basisschool De Regenbog"}])
+    world.dovecot.copy_all(OFFICE, MANUAL, MANUAL)
+
+    world.deliver_signal(world.reply_mail(alert, "School: 12AB00"))
+    (outcome,) = pipeline.once()
+
+    assert outcome.code == "reply:signal-gone"
+    assert all(world.school_mail(school) == [] for school in world.schools)
+    assert len(world.dovecot.messages(OFFICE, MANUAL)) == 2
+    assert reference in answers(world)[0]
+
+
+CRASHES = {
+    "after-the-school-is-sent": lambda: Fault("store", "record_delivery"),
+    "after-it-is-marked-finished": lambda: Fault("store", "finish_placed"),
+    "before-the-outcome": lambda: Fault("store", "record_outcome", after=False),
+    "after-the-outcome": lambda: Fault("store", "record_outcome"),
+}
+
+
+@pytest.mark.parametrize("point", list(CRASHES))
+def test_a_crash_while_carrying_out_a_reply_sends_once_and_confirms_once(run: Run, pipeline: InProcess,
+                                                                         point: str) -> None:
+    world = run.world
+    alert, reference = hold(world, pipeline, [{**TIM, "School": "Basisschool De Regenbog"}])
+    world.deliver_signal(world.reply_mail(alert, "School: 12AB00"))
+
+    with pytest.raises(Crash):
+        pipeline.once(wrap=CRASHES[point]().wrap)
+    pipeline.once()
+
+    assert len(world.school_mail(world.schools[0])) == 1
+    (confirmation,) = answers(world)
+    assert f"Signaal {reference} afgehandeld" in confirmation
+    assert_nothing_left(run)
+    assert [row.outcome for row in counters(run)].count("reply:sent-by-officer") == 1
+    assert pipeline.once() == []
