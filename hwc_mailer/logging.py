@@ -23,6 +23,7 @@ ALLOWED_KEYS = frozenset({
     "uid", "message_id", "source", "school", "schools", "outcome", "reason", "child_number",
     "children", "count", "deliveries", "folder", "host", "port", "step", "seconds",
     "fingerprint", "path", "command", "error", "exception", "dropped", "user", "entries", "skipped", "service",
+    "reference",
 })
 MAX_VALUE = 300
 

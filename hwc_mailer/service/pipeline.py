@@ -434,8 +434,7 @@ class Pipeline:
         return decision
 
     def _finish(self, finish: Finish, source: str, now: datetime) -> Replied:
-        """An officer's reply: the held signal sent with their schools (under Message-IDs of its own, the same for
-        a resumed reply), discarded, or still held and why."""
+        """An officer's reply: the held signal sent with their schools, discarded, or still held and why."""
         answer = partial(Replied, finish.officer.email, reference=finish.held.ref)
         if finish.routed is None:
             return answer(Reason.REPLY_DISCARDED)
@@ -599,7 +598,8 @@ class Pipeline:
                                           store.journal(source).since or now, now))
 
     def _purge_alert_copies(self) -> None:
-        """Copies the server kept of alerts that named a child (encrypted, but personal data all the same)."""
+        """Copies the server kept of alerts that named a child (encrypted, but personal data all the same) or answered
+        an officer's reply."""
         folders, mailbox = self.folders(), self.edges.mailbox
         copies = self.alerter.take_copies_to_purge()
         try:
