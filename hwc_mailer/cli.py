@@ -40,6 +40,7 @@ from .service.register import describe, import_register, register_key
 from .service.setup import (
     assemble,
     file_problems,
+    gateways,
     load_context,
     open_edges,
     open_store,
@@ -175,6 +176,9 @@ def check(invocation: Invocation, offline: bool) -> None:
                     + secret_problems(settings, context))
     for problem in problems:
         click.echo(f"problem: {problem}")
+    for name, gateway in settings.gateways.items():
+        click.echo(f"gateway {name}: {gateway.host}:{gateway.port} sees the notices of its contacts in clear, under "
+                   f"processor agreement: {gateway.processor_agreement}")
     if not offline:
         problems += server_problems(settings)
     click.echo(f"{len(problems)} problem(s)" if problems else "ok: config, rules, templates and keys are usable")
@@ -185,8 +189,9 @@ def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str
     """Unusable keys and mixed-up keyrings; a key that merely expires soon is a warning, printed here."""
     now = context.now()
     problems = []
-    for status in key_statuses(settings, context.rules, edges.inbound, edges.outbound, now):
-        line = f"{status.ref.role.value} {status.ref.owner}: key {status.ref.fingerprint} is {status.describe(now)}"
+    for status in key_statuses(settings, context.rules, edges.inbound, edges.outbound, now, edges.certificates):
+        what = "certificate" if status.ref.certificate is not None else "key"
+        line = f"{status.ref.role.value} {status.ref.owner}: {what} {status.ref.fingerprint} is {status.describe(now)}"
         if status.info.state is not KeyState.ok:
             problems.append(line)
         elif status.expiring:
@@ -251,6 +256,12 @@ def server_problems(settings: Settings) -> list[str]:
         click.echo(f"smtp: ok ({transport.describe_login()} accepted)")
     except HwcError as error:
         problems["smtp"] = str(error)
+    for name, gateway in gateways(settings).items():
+        try:
+            gateway.probe()
+            click.echo(f"gateway {name}: ok ({gateway.describe_login()} accepted)")
+        except HwcError as error:
+            problems[f"gateway {name}"] = str(error)
     for service, problem in problems.items():
         click.echo(f"{service}: problem: {problem}")
     if isinstance(mailbox.refusal, LoginRefused) and isinstance(transport.refusal, LoginRefused):
@@ -303,7 +314,7 @@ def keys(ctx: click.Context) -> None:
         return
     with opened(ctx.obj) as (settings, context, edges):
         now = context.now()
-        statuses = key_statuses(settings, context.rules, edges.inbound, edges.outbound, now)
+        statuses = key_statuses(settings, context.rules, edges.inbound, edges.outbound, now, edges.certificates)
         extra = keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
     for status in statuses:
         ref = status.ref

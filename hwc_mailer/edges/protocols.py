@@ -93,6 +93,10 @@ class KeyState(StrEnum):
     cannot_encrypt = "cannot-encrypt"
     not_certified = "not-certified"
     wrong_address = "wrong-address"
+    not_yet_valid = "not-yet-valid"            # a certificate: valid only from a later date
+    untrusted = "untrusted"                    # a certificate: not issued by a CA of smime.ca_file
+    weak = "weak"                              # a certificate: RSA under 2048 bits, an MD5 or SHA-1 signature
+    unsupported = "unsupported"                # a certificate with an EC key: not supported yet
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,16 @@ class Keyring(Protocol):
     def certify(self, fingerprint: str, signer: str) -> None: ...
 
     def has_secret_key(self, fingerprint: str) -> bool: ...
+
+
+class Certificates(Protocol):
+    """S/MIME: the state of a contact's certificate, and the Leerplicht certificate and key that sign."""
+
+    def inspect(self, pem: str, address: str | None, now: datetime) -> KeyInfo: ...
+
+    def own_certificate(self) -> str: ...
+
+    def signer(self) -> tuple[bytes, bytes]: ...
 
 
 @dataclass(frozen=True)

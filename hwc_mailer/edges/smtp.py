@@ -20,14 +20,14 @@ import aiosmtplib
 
 from ..domain.logins import LoginProblem, account_problem
 from ..errors import TransportLoginRefused, TransportRejected, TransportUnavailable
-from ..settings.config import Smtp, TlsMode
+from ..settings.config import Server, TlsMode
 from .login import LoggingIn, Login, LoginGate, NoLoginMethod, TokenFailure, login_failure, tls_context
 
 
 class SmtpTransport(LoggingIn):
     protocol = "SMTP"
 
-    def __init__(self, server: Smtp, login: Login, envelope_sender: str, retry_seconds: float = 300.0) -> None:
+    def __init__(self, server: Server, login: Login, envelope_sender: str, retry_seconds: float = 300.0) -> None:
         self._server = server
         self._login = login
         self._sender = envelope_sender

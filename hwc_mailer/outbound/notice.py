@@ -35,9 +35,10 @@ class Notice:
     """A mail ready for encryption: outer headers hold nothing personal, `inner` holds the rest."""
 
     recipients: tuple[str, ...]
-    fingerprints: tuple[str, ...]
+    fingerprints: tuple[str, ...]                  # openpgp: the recipients' keys
     headers: tuple[tuple[str, str], ...]
     inner: bytes
+    certificates: tuple[str, ...] = ()             # smime: the recipients' certificates (PEM)
 
 
 def dutch_date(value: date) -> str:
@@ -140,5 +141,7 @@ def compose_notice(delivery: Delivery[School], sender: Sender, templates: Templa
                        message_id=message_id, now=now)
     if reply_to:
         headers += (("Reply-To", ", ".join(str(Address(name, addr_spec=address)) for name, address in reply_to)),)
-    return Notice(tuple(contact.email for contact in contacts), tuple(contact.fingerprint for contact in contacts),
-                  headers, protected(headers, subject, body))
+    return Notice(tuple(contact.email for contact in contacts),
+                  tuple(contact.fingerprint for contact in contacts if contact.fingerprint), headers,
+                  protected(headers, subject, body),
+                  tuple(contact.certificate for contact in contacts if contact.certificate))

@@ -12,10 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from ..domain.reasons import Reason
-from ..edges.protocols import KeyInfo, Keyring, KeyState
+from ..edges.protocols import Certificates, KeyInfo, Keyring, KeyState
 from ..errors import CryptoError
 from ..settings.config import Settings
-from ..settings.rules import Rules
+from ..settings.rules import Profile, Rules, certificate_digest
 from .alerts import REPEAT_EVERY, Alert
 
 
@@ -30,8 +30,9 @@ class Role(StrEnum):
 class KeyRef:
     role: Role
     owner: str                 # who the rules say it belongs to: sender name, school code + address, officer
-    fingerprint: str
-    address: str | None        # the address a user id must carry; None for senders and the daemon
+    fingerprint: str           # an OpenPGP fingerprint, or a certificate's SHA-256
+    address: str | None        # the address a user id (or a certificate) must carry; None for senders and the daemon
+    certificate: str | None = None      # an S/MIME certificate (PEM): checked against smime's CAs, not a keyring
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,11 @@ def referenced_keys(settings: Settings, rules: Rules) -> list[KeyRef]:
     seen: set[tuple[str, str]] = set()
     for school in rules.schools:
         for contact in school.contacts:
-            if (contact.fingerprint, contact.email) not in seen:
-                seen.add((contact.fingerprint, contact.email))
-                refs.append(KeyRef(Role.contact, f"{school.code} {contact.email}", contact.fingerprint, contact.email))
+            if contact.profile is Profile.gateway or (contact.key, contact.email) in seen:
+                continue
+            seen.add((contact.key, contact.email))
+            refs.append(KeyRef(Role.contact, f"{school.code} {contact.email}", contact.key, contact.email,
+                               contact.certificate))
     refs += [KeyRef(Role.officer, officer.email, officer.fingerprint, officer.email)
              for officer in rules.officers if officer.fingerprint]
     return refs
@@ -70,11 +73,20 @@ def keyring_for(role: Role, inbound: Keyring, outbound: Keyring) -> Keyring:
     return inbound if role is Role.sender else outbound
 
 
-def key_statuses(settings: Settings, rules: Rules, inbound: Keyring, outbound: Keyring,
-                 now: datetime) -> list[KeyStatus]:
+def key_statuses(settings: Settings, rules: Rules, inbound: Keyring, outbound: Keyring, now: datetime,
+                 certificates: Certificates | None = None) -> list[KeyStatus]:
+    refs = referenced_keys(settings, rules)
+    if certificates is not None:            # the Leerplicht certificate that signs S/MIME notices
+        own = certificates.own_certificate()
+        refs.insert(1, KeyRef(Role.daemon, settings.sender.address, certificate_digest(own), settings.sender.address,
+                              own))
     statuses = []
-    for ref in referenced_keys(settings, rules):
-        info = keyring_for(ref.role, inbound, outbound).inspect(ref.fingerprint, ref.address)
+    for ref in refs:
+        if ref.certificate is not None:
+            info = (certificates.inspect(ref.certificate, ref.address, now) if certificates is not None
+                    else KeyInfo(ref.fingerprint, KeyState.missing))       # smime contacts, no smime section
+        else:
+            info = keyring_for(ref.role, inbound, outbound).inspect(ref.fingerprint, ref.address)
         if ref.role is Role.sender and info.state is KeyState.cannot_encrypt:
             info = KeyInfo(info.fingerprint, KeyState.ok, info.expires)
         statuses.append(KeyStatus(ref, info, info.expires_within(now, settings.alerts.key_expiry_days)))

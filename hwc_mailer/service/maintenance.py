@@ -95,7 +95,7 @@ class Maintenance:
     def check_keys(self) -> int:
         now = self.context.now()
         statuses = key_statuses(self.context.settings, self.context.rules, self.edges.inbound, self.edges.outbound,
-                                now)
+                                now, self.edges.certificates)
         settings = self.context.settings
         expiring = secret_alerts(settings.login, now, settings.alerts.key_expiry_days)
         for alert in expiring:

@@ -34,8 +34,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from functools import partial
@@ -49,15 +49,15 @@ from ..domain.register import Register
 from ..domain.replies import REFERENCE_ALPHABET, Instruction, Refusal
 from ..domain.routing import Delivery, Routed, route, suggestions
 from ..domain.signal import AgeRange, Signal, parse_signal
-from ..edges.protocols import Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
+from ..edges.protocols import Certificates, Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
 from ..errors import Outage, RegisterUnavailable, TransportRejected
 from ..inbound.authenticate import Authentic, authenticate, header_sender, oversized, replying_officer
 from ..inbound.bounces import bounce_of
 from ..inbound.mime import Readable, message_id_of
 from ..outbound.notice import DeliveryKey, Templates, compose_notice, dutch_date, outgoing_message_id
-from ..outbound.sealing import PgpMimeSealer
+from ..outbound.sealing import GatewaySealer, PgpMimeSealer, Sealer, SmimeSealer
 from ..settings.config import Folders, Settings
-from ..settings.rules import Officer, Rules, School
+from ..settings.rules import Contact, Officer, Profile, Rules, School
 from .alerts import REPEAT_EVERY, Alert, Alerter
 from .folders import purge_placed, resolve_folders
 from .replies import Finish, answer_alert, officer_schools, read_answer
@@ -96,6 +96,8 @@ class Edges:
     outbound: Keyring
     transport: Transport
     store: Store
+    certificates: Certificates | None = None                            # when the service file configures smime
+    gateways: Mapping[str, Transport] = field(default_factory=dict)     # secure-mail gateways by name
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,8 @@ class Pipeline:
         self.edges = edges
         self.context = context
         self.alerter = alerter
-        self._sealer = PgpMimeSealer(edges.outbound, context.settings.gpg.key_fingerprint)
+        self._sealers: dict[str, Sealer] = {
+            Profile.openpgp.value: PgpMimeSealer(edges.outbound, context.settings.gpg.key_fingerprint)}
         self._folders: Folders | None = None
 
     @property
@@ -449,54 +452,80 @@ class Pipeline:
         return answer(Reason.REPLY_SENT, schools=sent.schools)
 
     def _deliver(self, decision: Plan, source: str, source_id: str, now: datetime) -> Delivered | Held:
-        """Send every delivery of a plan that has not been accepted yet."""
+        """Send every delivery of a plan that has not been accepted yet: one mail per school and profile (and
+        gateway), each with only that school's children and a Message-ID of its own."""
         edges, settings, secret = self.edges, self.context.settings, self.context.secret
         deliveries = []
         for delivery in decision.deliveries:
-            usable = self._usable(delivery)
-            if usable is None:
+            usable = self._usable(delivery, now)
+            if not usable:
                 return Held(Reason.NO_VALID_KEY, f"school {delivery.school.code}")
-            deliveries.append(usable)
+            deliveries += usable
         accepted = edges.store.journal(source).delivered
         sent: list[str] = []
-        for delivery in deliveries:
-            key = DeliveryKey(delivery.school.code, self._sealer.profile)
+        for key, delivery in deliveries:
             message_id = outgoing_message_id(secret, source_id, key, settings.sender.id_domain)
             if message_id not in accepted:
                 notice = compose_notice(delivery, settings.sender, self.context.templates, message_id=message_id,
                                         now=now, reply_to=[(officer.name, officer.email)
                                                            for officer in self.context.rules.officers])
                 edges.store.remember_sent(sent_digest(secret, message_id, delivery.school.code), now)
+                transport = edges.gateways[key.transport] if key.profile == Profile.gateway else edges.transport
                 try:
-                    count = edges.transport.send(self._sealer.seal(notice), notice.recipients, reports=True)
+                    count = transport.send(self._sealer(key).seal(notice), notice.recipients, reports=True)
                 except TransportRejected as error:
-                    log.error("smtp-rejected", school=delivery.school.code, error=str(error))
+                    log.error("smtp-rejected", school=delivery.school.code, step=key.token, error=str(error))
                     done = f"al verstuurd naar {', '.join(sent)}" if sent else "aan geen enkele school verstuurd"
                     return Held(Reason.SMTP_REJECTED, f"geweigerd voor school {delivery.school.code}, {done}")
                 edges.store.record_delivery(source, message_id, now)
-                log.info("sent", school=delivery.school.code, count=count, children=len(delivery.children))
+                log.info("sent", school=delivery.school.code, step=key.profile, count=count,
+                         children=len(delivery.children))
             sent.append(delivery.school.code)
-        return Delivered(tuple(sent), sum(len(delivery.children) for delivery in deliveries))
+        return Delivered(tuple(dict.fromkeys(sent)), sum(len(delivery.children) for delivery in decision.deliveries))
 
-    def _usable(self, delivery: Delivery[School]) -> Delivery[School] | None:
-        """The school with only the contacts whose key may be used; None when none is left.
+    def _sealer(self, key: DeliveryKey) -> Sealer:
+        """The sealing of a delivery's profile; made once per pipeline (the S/MIME one reads the Leerplicht key)."""
+        name = key.profile if key.profile != Profile.gateway else f"{key.profile}:{key.transport}"
+        if name not in self._sealers:
+            if key.profile == Profile.smime:
+                assert self.edges.certificates is not None, "an smime contact needs smime in the service file"
+                self._sealers[name] = SmimeSealer(*self.edges.certificates.signer())
+            else:
+                gateway = self.context.settings.gateways[key.transport]
+                self._sealers[name] = GatewaySealer(gateway.header, gateway.subject_tag)
+        return self._sealers[name]
 
-        A contact with an unusable key is skipped, and officers hear about it once a week.
+    def _usable(self, delivery: Delivery[School], now: datetime) -> list[tuple[DeliveryKey, Delivery[School]]]:
+        """The school's deliveries by profile (and gateway), each with only the contacts whose key, certificate or
+        gateway may be used; [] when none is left.
+
+        A contact that cannot be used is skipped, and officers hear about it once a week.
         """
-        usable = []
-        for contact in delivery.school.contacts:
-            state = self.edges.outbound.key_state(contact.fingerprint, contact.email)
+        school = delivery.school
+        usable: dict[DeliveryKey, list[Contact]] = {}
+        for contact in school.contacts:
+            state = self._contact_state(contact, now)
             if state is KeyState.ok:
-                usable.append(contact)
+                key = DeliveryKey(school.code, contact.profile.value, contact.gateway or "smtp")
+                usable.setdefault(key, []).append(contact)
                 continue
-            log.warning("contact-key-unusable", school=delivery.school.code, fingerprint=contact.fingerprint,
-                        reason=state.value)
-            self.alerter.tell(Alert(f"contact-key:{contact.fingerprint}:{state.value}", Reason.CONTACT_KEY_UNUSABLE,
-                                    detail=f"school {delivery.school.code}, sleutel {contact.fingerprint}, "
+            log.warning("contact-key-unusable", school=school.code, fingerprint=contact.key, reason=state.value)
+            self.alerter.tell(Alert(f"contact-key:{contact.key}:{state.value}", Reason.CONTACT_KEY_UNUSABLE,
+                                    detail=f"school {school.code}, {contact.profile.value} {contact.key}, "
                                            f"status {state.value}", repeat_after=REPEAT_EVERY))
-        if not usable:
-            return None
-        return Delivery(delivery.school.model_copy(update={"contacts": tuple(usable)}), delivery.children)
+        return [(key, Delivery(school.model_copy(update={"contacts": tuple(contacts)}), delivery.children))
+                for key, contacts in usable.items()]
+
+    def _contact_state(self, contact: Contact, now: datetime) -> KeyState:
+        if contact.profile is Profile.smime:
+            certificates = self.edges.certificates
+            if certificates is None or contact.certificate is None:
+                return KeyState.missing
+            return certificates.inspect(contact.certificate, contact.email, now).state
+        if contact.profile is Profile.gateway:
+            return KeyState.ok if contact.gateway in self.edges.gateways else KeyState.missing
+        assert contact.fingerprint is not None
+        return self.edges.outbound.key_state(contact.fingerprint, contact.email)
 
     def _conclude(self, outcome: Outcome, uid: int, source: str, message_id: str, planned: Plan | None,
                   signal: Signal | None = None) -> Outcome:

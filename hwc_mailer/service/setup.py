@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from ..edges import files
+from ..edges.certificates import CertificateBook
 from ..edges.gpg import GpgKeyring
 from ..edges.imap import ImapMailbox
 from ..edges.login import login_for, token_source
@@ -18,7 +19,7 @@ from ..edges.store import SqlStore
 from ..errors import ConfigError
 from ..outbound.notice import Templates
 from ..settings.config import Secret, Settings
-from ..settings.rules import load_rules
+from ..settings.rules import Profile, Rules, load_rules
 from .alerts import Alerter
 from .logins import LoginWatch
 from .maintenance import Maintenance
@@ -44,7 +45,8 @@ def sqlite_file(settings: Settings) -> Path | None:
 def service_secrets(settings: Settings) -> list[Secret]:
     """Every secret of the service file that is read from a file (a secret file or a systemd credential)."""
     every = (settings.imap.password, settings.smtp.password, settings.gpg.passphrase,
-             settings.lookup.key if settings.lookup else None, *settings.login.secrets)
+             settings.lookup.key if settings.lookup else None, settings.smime.key if settings.smime else None,
+             *settings.login.secrets, *(gateway.password for gateway in settings.gateways.values()))
     return [secret for secret in every if secret is not None and secret.env is None]
 
 
@@ -93,9 +95,26 @@ def register_of(settings: Settings, now: Clock) -> RegisterIndex | None:
                          now=now)
 
 
+def profile_problems(settings: Settings, rules: Rules) -> list[str]:
+    """Contacts whose profile the service file cannot serve: smime without an smime section, an unknown gateway."""
+    problems = []
+    for school in rules.schools:
+        for contact in school.contacts:
+            if contact.profile is Profile.smime and settings.smime is None:
+                problems.append(f"school {school.code}, contact {contact.email}: profile smime needs an smime section "
+                                "in the service file (the Leerplicht certificate and key, the CAs)")
+            if contact.gateway is not None and contact.gateway not in settings.gateways:
+                problems.append(f"school {school.code}, contact {contact.email}: gateway {contact.gateway!r} is not "
+                                f"in the service file's gateways ({', '.join(settings.gateways) or 'none'})")
+    return problems
+
+
 def load_context(settings: Settings, now: Clock) -> Context:
     trust_files(settings)
-    return Context(settings=settings, rules=load_rules(settings.rules), templates=Templates(settings.templates),
+    rules = load_rules(settings.rules)
+    if problems := profile_problems(settings, rules):
+        raise ConfigError("\n".join(f"{settings.rules}: {problem}" for problem in problems))
+    return Context(settings=settings, rules=rules, templates=Templates(settings.templates),
                    secret=state_secret(settings.state_dir), now=now, register=register_of(settings, now))
 
 
@@ -126,11 +145,20 @@ def open_store(settings: Settings) -> SqlStore:
     return SqlStore(settings.database)
 
 
+def gateways(settings: Settings) -> dict[str, SmtpTransport]:
+    """A transport per secure-mail gateway: the SMTP edge with the gateway's own server, TLS and password login."""
+    retry = settings.login.retry_minutes * 60
+    return {name: SmtpTransport(gateway, login_for(gateway, None), settings.sender.address, retry)
+            for name, gateway in settings.gateways.items()}
+
+
 def open_edges(settings: Settings) -> Edges:
     trust_files(settings)
     inbound, outbound = keyrings(settings)
     mailbox, transport = servers(settings)
-    return Edges(mailbox=mailbox, inbound=inbound, outbound=outbound, transport=transport, store=open_store(settings))
+    return Edges(mailbox=mailbox, inbound=inbound, outbound=outbound, transport=transport, store=open_store(settings),
+                 certificates=CertificateBook(settings.smime) if settings.smime is not None else None,
+                 gateways=gateways(settings))
 
 
 @dataclass(frozen=True)

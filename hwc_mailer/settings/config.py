@@ -101,6 +101,39 @@ class Smtp(Server):
     port: int = Field(465, ge=1, le=65535)
 
 
+class Gateway(Server):
+    """A secure-mail gateway (Zivver's Mail Submission and the like) that takes a notice in clear over verified TLS
+    and encrypts and delivers it itself: trusted with the content, so only under a processor agreement."""
+
+    port: int = Field(587, ge=1, le=65535)
+    tls: TlsMode = TlsMode.starttls
+    username: str
+    password: Secret
+    header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,76}: ?\S.{0,200}$",
+                               description='"Name: value": the header the gateway reads as "send securely"')
+    subject_tag: str | None = Field(None, min_length=1, max_length=40,
+                                    description="put before the subject, where the gateway looks for it instead")
+    processor_agreement: str = Field(min_length=1, description="the processor agreement (verwerkersovereenkomst) "
+                                                               "under which the gateway sees the notices in clear")
+
+    @model_validator(mode="after")
+    def _marked(self) -> "Gateway":
+        if self.header is None and self.subject_tag is None:
+            raise ValueError("give header or subject_tag: how the gateway knows to send the mail securely")
+        return self
+
+
+class Smime(Strict):
+    """The Leerplicht certificate that signs S/MIME notices, and the CAs a contact's certificate must chain to."""
+
+    certificate: Path = Field(description="PEM: the Leerplicht certificate, then any intermediate certificates")
+    key: Secret = Field(description="PEM: its private key, unencrypted; a systemd credential")
+    ca_file: Path = Field(description="PEM: the CA certificates contacts' certificates must chain to "
+                                      "(PKIoverheid, or a CA the admin chose)")
+    crl_files: tuple[Path, ...] = Field((), description="CRLs (PEM or DER) of those CAs: a revoked certificate is "
+                                                        "never used")
+
+
 class LoginMethod(StrEnum):
     password = "password"      # username and password per server (on-premises servers)
     microsoft = "microsoft"    # Entra ID client credentials through msal, XOAUTH2 on both servers
@@ -370,6 +403,9 @@ class Settings(Strict):
     limits: Limits = Limits()
     trust: Trust = Trust()
     alerts: Alerts = Alerts()
+    smime: Smime | None = Field(None, description="S/MIME for contacts and officers whose profile is smime")
+    gateways: dict[str, Gateway] = Field({}, description="secure-mail gateways by name, for contacts whose profile "
+                                                          "is gateway")
     lookup: Register | None = Field(None, alias="register", description="the education-register lookup; "
                                     "without it a child's school comes from the School: line alone")
 
@@ -426,4 +462,9 @@ def _anchored(model: Model, base: Path) -> Model:
             updates[name] = base / value
         elif isinstance(value, BaseModel):
             updates[name] = _anchored(value, base)
+        elif isinstance(value, tuple) and value and all(isinstance(item, Path) for item in value):
+            updates[name] = tuple(item if item.is_absolute() else base / item for item in value)
+        elif isinstance(value, dict):
+            updates[name] = {key: _anchored(item, base) if isinstance(item, BaseModel) else item
+                             for key, item in value.items()}
     return model.model_copy(update=updates)

@@ -6,7 +6,11 @@ name or alias points at two schools, because an ambiguous name must never be
 resolved by guessing. Key presence is checked against the keyrings by `check`.
 """
 
+import base64
+import binascii
+import hashlib
 import re
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -49,10 +53,58 @@ class TrustedSender(Strict):
         return fingerprint.upper() in {value.upper() for value in self.fingerprints}
 
 
+class Profile(StrEnum):
+    """How a contact's mail is protected."""
+
+    openpgp = "openpgp"        # PGP/MIME to the contact's OpenPGP key (fingerprint)
+    smime = "smime"            # S/MIME to the contact's certificate, signed with the Leerplicht certificate
+    gateway = "gateway"        # in clear over verified TLS to a secure-mail gateway that encrypts and delivers
+
+
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+
+
 class Contact(Strict):
     name: str
     email: Address
-    fingerprint: Fingerprint
+    profile: Profile = Profile.openpgp
+    fingerprint: Fingerprint | None = Field(None, description="openpgp: the primary key fingerprint")
+    certificate: str | None = Field(None, description="smime: the certificate as PEM, or a PEM file (relative to "
+                                                      "the rules file)")
+    gateway: str | None = Field(None, description="gateway: the name of a gateway in the service file")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Contact":
+        """Exactly what the profile needs, nothing of another profile: a key that is not used is a key that is
+        believed to be used."""
+        needed = {Profile.openpgp: "fingerprint", Profile.smime: "certificate", Profile.gateway: "gateway"}
+        for profile, field in needed.items():
+            given = getattr(self, field) is not None
+            if profile is self.profile and not given:
+                raise ValueError(f"profile {profile.value} needs {field}")
+            if profile is not self.profile and given:
+                raise ValueError(f"{field} belongs to profile {profile.value}, not {self.profile.value}: remove it "
+                                 "or set the profile")
+        return self
+
+    @property
+    def key(self) -> str:
+        """What names this contact's protection in logs and alerts: the fingerprint, the certificate's SHA-256
+        or the gateway."""
+        if self.profile is Profile.smime:
+            return certificate_digest(self.certificate or "")
+        return self.fingerprint or f"gateway {self.gateway}"
+
+
+def certificate_digest(pem: str) -> str:
+    """The SHA-256 fingerprint of the first certificate in `pem` (of its DER, as every tool shows it), upper case;
+    "" when there is none to read."""
+    body = pem.split(PEM_CERTIFICATE, 1)[-1].split("-----END", 1)[0] if PEM_CERTIFICATE in pem else ""
+    try:
+        der = base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    return hashlib.sha256(der).hexdigest().upper() if der else ""
 
 
 class School(Strict):
@@ -166,8 +218,32 @@ class Rules(Strict):
 
 def load_rules(path: Path) -> Rules:
     try:
-        return load_model(path, Rules)
+        rules = load_model(path, Rules)
     except YamlProblem as problem:
         first, *others = problem.problems
         raise RulesError(first.message, path=str(path), line=first.line, column=first.column,
                          more=tuple(f"{item.where(path)}: {item.message}" for item in others)) from None
+    return _with_certificates(rules, path)
+
+
+def _with_certificates(rules: Rules, path: Path) -> Rules:
+    """Every contact certificate given as a file, read: the rules hold PEM text from here on."""
+    schools = []
+    for school in rules.schools:
+        contacts = []
+        for contact in school.contacts:
+            given = contact.certificate
+            if given is not None and PEM_CERTIFICATE not in given:
+                file = path.parent / given
+                try:
+                    given = file.read_text(encoding="ascii")
+                except (OSError, UnicodeError) as error:
+                    raise RulesError(f"school {school.code}, contact {contact.email}: cannot read certificate file "
+                                     f"{file}: {getattr(error, 'strerror', None) or type(error).__name__}",
+                                     path=str(path)) from None
+                if PEM_CERTIFICATE not in given:
+                    raise RulesError(f"school {school.code}, contact {contact.email}: {file} holds no PEM "
+                                     "certificate", path=str(path))
+            contacts.append(contact.model_copy(update={"certificate": given}))
+        schools.append(school.model_copy(update={"contacts": tuple(contacts)}))
+    return rules.model_copy(update={"schools": tuple(schools)})

@@ -1,0 +1,169 @@
+"""S/MIME certificates: whether a contact's may be encrypted to, and the Leerplicht identity that signs.
+
+A certificate is used only when every check passes, as Outlook would insist and a little more:
+an RSA key of at least 2048 bits (an EC key is reported as not supported yet, never skipped in
+silence), no MD5 or SHA-1 signature, valid now, issued (directly or through intermediates in the
+same PEM) by a CA in `smime.ca_file`, not revoked by a configured CRL of its issuer, naming the
+contact's address (subjectAltName rfc822Name, or the subject's emailAddress), and fit for
+encryption (keyUsage keyEncipherment and extendedKeyUsage emailProtection, where present).
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ..errors import ConfigError
+from ..settings.config import Smime
+from ..settings.rules import certificate_digest
+from .files import check_secret
+from .protocols import KeyInfo, KeyState
+
+MIN_RSA_BITS = 2048
+WEAK_HASHES = (hashes.MD5, hashes.SHA1)
+MAX_CHAIN = 6
+
+
+def read_certificates(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in a PEM text; [] when there is none or it cannot be read."""
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError:
+        return []
+
+
+def _read_crl(path: Path) -> x509.CertificateRevocationList:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"smime.crl_files: cannot read {path}: {error.strerror}") from None
+    try:
+        return x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
+    except ValueError:
+        raise ConfigError(f"smime.crl_files: {path} is not a CRL (PEM or DER)") from None
+
+
+def _issued(issuer: x509.Certificate, certificate: x509.Certificate) -> bool:
+    if issuer.subject != certificate.issuer:
+        return False
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _addresses(certificate: x509.Certificate) -> set[str]:
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found = {str(name).lower() for name in names.get_values_for_type(x509.RFC822Name)}
+    except x509.ExtensionNotFound:
+        found = set()
+    found |= {str(attribute.value).lower() for attribute in certificate.subject.get_attributes_for_oid(
+        NameOID.EMAIL_ADDRESS)}
+    return found
+
+
+def _encipherment(certificate: x509.Certificate) -> bool:
+    """Fit for S/MIME encryption where the certificate says what it is for."""
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.key_encipherment:
+            return False
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        purposes = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return ExtendedKeyUsageOID.EMAIL_PROTECTION in purposes or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in purposes
+
+
+class CertificateBook:
+    """The CAs and CRLs of `smime`, and the Leerplicht certificate and key; read once per start (and SIGHUP)."""
+
+    def __init__(self, settings: Smime) -> None:
+        self._settings = settings
+        try:
+            anchors = settings.ca_file.read_bytes()
+        except OSError as error:
+            raise ConfigError(f"smime.ca_file: cannot read {settings.ca_file}: {error.strerror}") from None
+        self._anchors = read_certificates(anchors)
+        if not self._anchors:
+            raise ConfigError(f"smime.ca_file: {settings.ca_file} holds no PEM certificate")
+        self._crls = [_read_crl(path) for path in settings.crl_files]
+
+    def inspect(self, pem: str, address: str | None, now: datetime) -> KeyInfo:
+        """The state of the first certificate in `pem` for mail to `address` (None: the address is not checked)."""
+        chain = read_certificates(pem.encode("ascii", "replace"))
+        if not chain:
+            return KeyInfo(certificate_digest(pem), KeyState.missing)
+        certificate = chain[0]
+        return KeyInfo(certificate_digest(pem), self._state(certificate, chain[1:], address, now),
+                       certificate.not_valid_after_utc)
+
+    def _state(self, certificate: x509.Certificate, intermediates: Sequence[x509.Certificate], address: str | None,
+               now: datetime) -> KeyState:
+        key = certificate.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            return KeyState.unsupported if isinstance(key, ec.EllipticCurvePublicKey) else KeyState.weak
+        hash_algorithm = certificate.signature_hash_algorithm
+        if key.key_size < MIN_RSA_BITS or hash_algorithm is None or isinstance(hash_algorithm, WEAK_HASHES):
+            return KeyState.weak
+        if now < certificate.not_valid_before_utc:
+            return KeyState.not_yet_valid
+        if now > certificate.not_valid_after_utc:
+            return KeyState.expired
+        issuer = self._trusted_issuer(certificate, intermediates, now)
+        if issuer is None:
+            return KeyState.untrusted
+        if self._revoked(certificate, issuer):
+            return KeyState.revoked
+        if address is not None and address.lower() not in _addresses(certificate):
+            return KeyState.wrong_address
+        if not _encipherment(certificate):
+            return KeyState.cannot_encrypt
+        return KeyState.ok
+
+    def _trusted_issuer(self, certificate: x509.Certificate, intermediates: Sequence[x509.Certificate],
+                        now: datetime) -> x509.Certificate | None:
+        """The certificate's direct issuer when the chain up to a CA of ca_file holds (each link valid now)."""
+        current, direct = certificate, None
+        for _ in range(MAX_CHAIN):
+            anchor = next((anchor for anchor in self._anchors if _issued(anchor, current)), None)
+            parent = anchor or next((link for link in intermediates if _issued(link, current)), None)
+            if parent is None or not parent.not_valid_before_utc <= now <= parent.not_valid_after_utc:
+                return None
+            direct = direct or parent
+            if anchor is not None:
+                return direct
+            current = parent
+        return None
+
+    def _revoked(self, certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+        key = issuer.public_key()
+        if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+            return False
+        return any(crl.issuer == certificate.issuer and crl.is_signature_valid(key)
+                   and crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None
+                   for crl in self._crls)
+
+    def own_certificate(self) -> str:
+        """The Leerplicht certificate with its intermediates, PEM."""
+        try:
+            chain = self._settings.certificate.read_text(encoding="ascii")
+        except (OSError, UnicodeError) as error:
+            raise ConfigError(f"smime.certificate: cannot read {self._settings.certificate}: "
+                              f"{getattr(error, 'strerror', None) or type(error).__name__}") from None
+        if not read_certificates(chain.encode()):
+            raise ConfigError(f"smime.certificate: {self._settings.certificate} holds no PEM certificate")
+        return chain
+
+    def signer(self) -> tuple[bytes, bytes]:
+        """The Leerplicht certificate (with its intermediates) and private key, both PEM."""
+        return self.own_certificate().encode(), self._settings.key.read(check_secret).encode("ascii", "replace")

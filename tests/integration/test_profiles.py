@@ -1,0 +1,214 @@
+"""Schools read it in the mail they already have: S/MIME for Outlook, a secure-mail gateway, PGP/MIME.
+
+Each contact's profile decides how its mail is protected. The S/MIME mail a school receives is opened
+by `openssl cms` with the school's own key and verified against the lab CA, an independent reader; a
+gateway is a second SMTP server on loopback that insists on STARTTLS and a login. A certificate or
+gateway that cannot be used gets nothing, the other contacts still get theirs, and officers are told.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from hwc_mailer.errors import Outage
+from lab.smime import Issued, SmimeLab
+from lab.smtp import RelaySmtp
+from lab.world import OFFICE, World, sample_signal
+from tests.integration.helpers import TIM, InProcess, Run, assert_no_personal_data, counters
+
+SECOND_CONTACT = "ib@regenboog.example.nl"
+AGREEMENT = "Verwerkersovereenkomst SecureMail 2026-03"
+
+
+@pytest.fixture(scope="session")
+def smime(lab_dir: Path) -> SmimeLab:
+    return SmimeLab(lab_dir / "smime")
+
+
+@pytest.fixture(scope="session")
+def office_certificate(smime: SmimeLab) -> Issued:
+    return smime.issue(OFFICE, name="Leerplicht Maastricht-Heuvelland")
+
+
+@pytest.fixture(scope="session")
+def second_contact(world: World) -> str:
+    """A second contact at De Regenboog, with a mailbox of their own."""
+    world.dovecot.add_user(SECOND_CONTACT, secrets.token_urlsafe(12))
+    return SECOND_CONTACT
+
+
+@pytest.fixture
+def gateway(world: World) -> Iterator[RelaySmtp]:
+    """A secure-mail gateway on loopback: STARTTLS, a login of its own, delivering into the lab mailboxes."""
+    with RelaySmtp(world.dovecot, world.tls, {"leerplicht-gw": "gw-" + secrets.token_urlsafe(8)},
+                   save_sent_copy=False) as server:
+        yield server
+
+
+def contact_lines(address: str, profile: str, value: str) -> str:
+    key = {"openpgp": "fingerprint", "smime": "certificate", "gateway": "gateway"}[profile]
+    return (f"      - name: HWC-contactpersoon\n        email: {address}\n        profile: {profile}\n"
+            f"        {key}: \"{value}\"\n")
+
+
+def configure(run: Run, office: Issued, smime: SmimeLab, contacts: str, *, crl: Path | None = None,
+              gateway: RelaySmtp | None = None, gateway_ca: Path | None = None,
+              gateway_password: str | None = None) -> None:
+    """School 12AB00 gets `contacts` (contact_lines) instead of its one OpenPGP contact; smime (and a gateway)
+    join the service file."""
+    world = run.world
+    regenboog = world.schools[0]
+    rules = run.config.parent / "rules.yaml"
+    own = (f"      - name: HWC-contactpersoon\n        email: {regenboog.address}\n"
+           f"        fingerprint: \"{regenboog.fingerprint}\"\n")
+    text = rules.read_text()
+    assert text.count(own) == 1, "the lab's rules changed shape"
+    rules.write_text(text.replace(own, contacts))
+    extra = (f"smime:\n  certificate: {office.certificate_file}\n  key: {{file: {office.key_file}}}\n"
+             f"  ca_file: {smime.ca_file}\n" + (f"  crl_files: [{crl}]\n" if crl else ""))
+    if gateway is not None:
+        password = run.config.parent / "gateway-password"
+        password.write_text(gateway_password or next(iter(gateway.users.values())))
+        password.chmod(0o600)
+        extra += (f"gateways:\n  securemail:\n    host: {gateway.host}\n    port: {gateway.port}\n"
+                  f"    ca_file: {gateway_ca or world.tls.ca_file}\n    username: leerplicht-gw\n"
+                  f"    password: {{file: {password}}}\n    header: \"X-Secure-Mail: encrypt\"\n"
+                  f"    subject_tag: \"[beveiligd]\"\n    processor_agreement: \"{AGREEMENT}\"\n")
+    run.config.write_text(run.config.read_text() + extra)
+
+
+def parsed(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def test_a_school_on_outlook_gets_smime_it_opens_and_verifies(run: Run, pipeline: InProcess, smime: SmimeLab,
+                                                               office_certificate: Issued) -> None:
+    world = run.world
+    regenboog = world.schools[0]
+    reader = smime.issue(regenboog.address)
+    configure(run, office_certificate, smime, contact_lines(regenboog.address, "smime", str(reader.certificate_file)))
+    world.deliver_signal(world.signal_mail(sample_signal([TIM])))
+
+    (outcome,) = pipeline.once()
+
+    assert outcome.code == "delivered"
+    (raw,) = world.school_mail(regenboog)
+    outer = parsed(raw)
+    assert outer.get_content_type() == "application/pkcs7-mime"
+    assert outer.get_param("smime-type") == "enveloped-data"
+    notice = smime.read(raw, reader)
+    assert TIM["Naam"].encode() in notice and b"Handle with Care" in notice
+    header = raw.split(b"\r\n\r\n", 1)[0].decode()
+    assert_no_personal_data([header], run.written)
+    assert world.dovecot.messages(OFFICE) == []
+
+
+def test_a_school_with_contacts_on_two_profiles_gets_one_mail_per_profile(
+        run: Run, pipeline: InProcess, smime: SmimeLab, office_certificate: Issued, second_contact: str) -> None:
+    world = run.world
+    regenboog = world.schools[0]
+    reader = smime.issue(SECOND_CONTACT)
+    configure(run, office_certificate, smime,
+              contact_lines(regenboog.address, "openpgp", regenboog.fingerprint)
+              + contact_lines(SECOND_CONTACT, "smime", reader.certificate.decode().replace("\n", "\\n")))
+    world.deliver_signal(world.signal_mail(sample_signal([TIM])))
+
+    (outcome,) = pipeline.once()
+
+    assert outcome.code == "delivered"
+    (pgp,) = world.school_mail(regenboog)
+    (cms,) = world.dovecot.messages(SECOND_CONTACT)
+    _, decrypted = world.open_as(regenboog, pgp)
+    assert decrypted.ok and TIM["Naam"].encode() in decrypted.data
+    assert TIM["Naam"].encode() in smime.read(cms, reader)
+    assert parsed(pgp)["Message-ID"] != parsed(cms)["Message-ID"]
+    assert [(row.outcome, row.signals, row.children, row.schools) for row in counters(run)] == [
+        ("delivered", 1, 1, 1)], "one school, one child, however many mails"
+
+
+@pytest.mark.parametrize(("problem", "state"), [
+    ("expired", "expired"), ("not-yet-valid", "not-yet-valid"), ("wrong-address", "wrong-address"),
+    ("revoked", "revoked"), ("elliptic", "unsupported"), ("no-encipherment", "cannot-encrypt"),
+])
+def test_a_certificate_that_cannot_be_used_gets_nothing_and_the_others_still_do(
+        run: Run, pipeline: InProcess, smime: SmimeLab, office_certificate: Issued, second_contact: str,
+        problem: str, state: str) -> None:
+    world = run.world
+    regenboog = world.schools[0]
+    bad = {
+        "expired": lambda: smime.issue(SECOND_CONTACT, valid_from=-timedelta(days=400)),
+        "not-yet-valid": lambda: smime.issue(SECOND_CONTACT, valid_from=timedelta(days=3)),
+        "wrong-address": lambda: smime.issue("someone@elsewhere.example.nl"),
+        "revoked": lambda: smime.issue(SECOND_CONTACT),
+        "elliptic": lambda: smime.issue(SECOND_CONTACT, elliptic=True),
+        "no-encipherment": lambda: smime.issue(SECOND_CONTACT, encipherment=False),
+    }[problem]()
+    crl = smime.crl([bad]) if problem == "revoked" else None
+    configure(run, office_certificate, smime, contact_lines(regenboog.address, "openpgp", regenboog.fingerprint)
+              + contact_lines(SECOND_CONTACT, "smime", str(bad.certificate_file)), crl=crl)
+    world.deliver_signal(world.signal_mail(sample_signal([TIM])))
+
+    (outcome,) = pipeline.once()
+
+    assert outcome.code == "delivered"
+    assert len(world.school_mail(regenboog)) == 1
+    assert world.dovecot.messages(SECOND_CONTACT) == []
+    (alert,) = world.officer_mail()
+    told = world.read_alert(alert)
+    assert "contact-key-unusable" in told and f"status {state}" in told
+    listed = run.cli("keys")
+    assert listed.returncode == 1 and f"{state} " in listed.stdout and "12AB00 " + SECOND_CONTACT in listed.stdout
+
+
+def test_a_gateway_contact_gets_the_notice_through_the_gateway_only(
+        run: Run, pipeline: InProcess, smime: SmimeLab, office_certificate: Issued, gateway: RelaySmtp) -> None:
+    world = run.world
+    regenboog = world.schools[0]
+    configure(run, office_certificate, smime, contact_lines(regenboog.address, "gateway", "securemail"),
+              gateway=gateway)
+    world.deliver_signal(world.signal_mail(sample_signal([TIM])))
+
+    relayed = len(world.smtp.received)
+
+    (outcome,) = pipeline.once()
+
+    assert outcome.code == "delivered"
+    (received,) = gateway.received
+    assert received.rcpt_tos == (regenboog.address,)
+    assert all(regenboog.address not in sent.rcpt_tos for sent in world.smtp.received[relayed:]), "never the relay"
+    (raw,) = world.school_mail(regenboog)
+    message = parsed(raw)
+    assert message["X-Secure-Mail"] == "encrypt" and str(message["Subject"]).startswith("[beveiligd] ")
+    assert TIM["Naam"] in message.get_content()
+    checked = run.cli("check", "--offline")
+    assert AGREEMENT in checked.stdout
+
+
+@pytest.mark.parametrize("fault", ["untrusted-certificate", "refused-login"])
+def test_a_gateway_that_cannot_be_trusted_or_refuses_the_login_gets_nothing_and_the_signal_waits(
+        run: Run, pipeline: InProcess, smime: SmimeLab, office_certificate: Issued, gateway: RelaySmtp,
+        fault: str) -> None:
+    world = run.world
+    regenboog = world.schools[0]
+    configure(run, office_certificate, smime, contact_lines(regenboog.address, "gateway", "securemail"),
+              gateway=gateway, gateway_ca=smime.ca_file if fault == "untrusted-certificate" else None,
+              gateway_password="wrong" if fault == "refused-login" else None)
+    world.deliver_signal(world.signal_mail(sample_signal([TIM])))
+
+    with pytest.raises(Outage) as raised:
+        pipeline.once()
+
+    assert str(gateway.port) in str(raised.value)
+    assert gateway.received == []
+    assert world.school_mail(regenboog) == []
+    assert len(world.dovecot.messages(OFFICE)) == 1, "the signal waits in the inbox"
