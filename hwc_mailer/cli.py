@@ -44,6 +44,7 @@ from .service.setup import (
     load_context,
     open_edges,
     open_store,
+    profile_problems,
     register_of,
     servers,
     trust_files,
@@ -355,9 +356,14 @@ def rules_group() -> None:
 @click.argument("rules_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def rules_check(invocation: Invocation, rules_file: Path | None) -> None:
-    """Every problem in RULES_FILE (the configured rules by default), each with file:line:column."""
+    """Every problem in RULES_FILE (the configured rules by default), each with file:line:column; with the
+    configured rules also the contact profiles the service file cannot serve (smime, gateways)."""
     try:
-        path = rules_file or _settings(invocation).rules
+        settings: Settings | None = None
+        if rules_file is None:
+            settings = _settings(invocation)
+            rules_file = settings.rules
+        path = rules_file
         rules = load_rules(path)
     except RulesError as error:
         for line in error.lines:
@@ -366,6 +372,12 @@ def rules_check(invocation: Invocation, rules_file: Path | None) -> None:
         sys.exit(1)
     except HwcError as error:
         _fail(error)
+    problems = [f"{path}: {problem}" for problem in profile_problems(settings, rules)] if settings else []
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo(f"{len(problems)} problem(s)")
+        sys.exit(1)
     click.echo(f"ok: {path}: {len(rules.trusted_senders)} trusted sender(s), {len(rules.officers)} officer(s), "
                f"{len(rules.schools)} school(s)")
 

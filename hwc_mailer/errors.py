@@ -9,7 +9,8 @@
      │    ├── MailboxUnavailable    IMAP server unreachable or TLS failed
      │    │    └── MailboxLoginRefused    ... and LoginRefused: the IMAP login or its token was refused
      │    ├── TransportUnavailable  SMTP server unreachable, TLS failed, or a 4xx answer
-     │    │    └── TransportLoginRefused  ... and LoginRefused: the SMTP login, its token or the sender was refused
+     │    │    ├── TransportLoginRefused  ... and LoginRefused: the SMTP login, its token or the sender was refused
+     │    │    └── GatewayUnavailable     a secure-mail gateway, for any of these: only its signals wait
      │    └── LoginRefused          an outage of the configuration: retried after minutes, never seconds
      ├── TransportRejected     SMTP answered 5xx: retrying the same mail will not help
      ├── RegisterUnavailable   the configured register index is missing, damaged or of another key
@@ -65,6 +66,15 @@ class MailboxUnavailable(Outage):
 
 class TransportUnavailable(Outage):
     pass
+
+
+class GatewayUnavailable(TransportUnavailable):
+    """A secure-mail gateway is out of reach, fails TLS or refuses the login: only the signals for its contacts
+    wait (the pass goes on with the others), and officers are told."""
+
+    def __init__(self, gateway: str, message: str) -> None:
+        super().__init__(message)
+        self.gateway = gateway
 
 
 class LoginRefused(Outage):

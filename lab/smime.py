@@ -7,15 +7,20 @@ pipes, so no decrypted byte touches the disk.
 
 from __future__ import annotations
 
+import email.policy
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ONE_DAY = timedelta(days=1)
@@ -76,8 +81,8 @@ class SmimeLab:
                                                     decipher_only=False), critical=True)
                        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
                        .sign(self._ca_key, hashes.SHA256()))
-        stem = self.directory / f"{address.replace('@', '_at_')}-{serial:x}"[:200]
-        certificate_file, key_file = stem.with_suffix(".crt"), stem.with_suffix(".key")
+        stem = f"{address.replace('@', '_at_')}-{serial:x}"[:200]
+        certificate_file, key_file = self.directory / f"{stem}.crt", self.directory / f"{stem}.key"
         certificate_file.write_bytes(_pem(certificate))
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
@@ -95,6 +100,33 @@ class SmimeLab:
         path = self.directory / "ca.crl"
         path.write_bytes(builder.sign(self._ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
         return path
+
+    def reply(self, text: str, *, signer: Issued, to: bytes, sender: str, recipient: str, subject: str,
+              answers: str | None = None) -> bytes:
+        """A reply as Outlook sends S/MIME: the text signed by `signer` (multipart/signed), enveloped to the
+        certificate `to` (PEM) with AES-256-CBC, as one application/pkcs7-mime part."""
+        entity = EmailMessage(policy=email.policy.SMTP)
+        entity.set_content(text)
+        signer_certificate = x509.load_pem_x509_certificate(signer.certificate)
+        signer_key = serialization.load_pem_private_key(signer.key, password=None)
+        assert isinstance(signer_key, rsa.RSAPrivateKey)
+        signed = (pkcs7.PKCS7SignatureBuilder().set_data(entity.as_bytes())
+                  .add_signer(signer_certificate, signer_key, hashes.SHA256())
+                  .sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature]))
+        enveloped = (pkcs7.PKCS7EnvelopeBuilder().set_data(signed).add_recipient(x509.load_pem_x509_certificate(to))
+                     .set_content_encryption_algorithm(algorithms.AES256).encrypt(serialization.Encoding.DER, []))
+        message = EmailMessage(policy=email.policy.SMTP)
+        message["From"] = sender
+        message["To"] = recipient
+        message["Subject"] = subject
+        message["Message-ID"] = make_msgid(domain="maastricht.example.nl")
+        if answers:
+            message["In-Reply-To"] = answers
+            message["References"] = answers
+        message.set_content(enveloped, maintype="application", subtype="pkcs7-mime",
+                            params={"smime-type": "enveloped-data", "name": "smime.p7m"}, disposition="attachment",
+                            filename="smime.p7m")
+        return message.as_bytes()
 
     def read(self, raw: bytes, reader: Issued) -> bytes:
         """The mail as `reader`'s client opens it: decrypted with their key, the signature verified against the

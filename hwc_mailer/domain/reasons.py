@@ -88,6 +88,7 @@ class Reason(Enum):
     # About the daemon's own login to its mail servers, not about a message.
     LOGIN_REFUSED = "login-refused"
     LOGIN_SECRET_EXPIRING = "login-secret-expiring"
+    GATEWAY_UNAVAILABLE = "gateway-unavailable"
     # an officer's reply: carried out, or why not (to that officer)
     REPLY_SENT = "sent-by-officer"
     REPLY_DISCARDED = "discarded-by-officer"
@@ -368,6 +369,11 @@ _TEXTS: dict[Reason, tuple[Disposition | None, str, str]] = {
               "hwc-mailer niet meer inloggen en bereiken signalen de scholen niet.",
         "Vraag de beheerder op tijd een nieuw geheim of certificaat te maken in Entra ID en in te stellen "
         "(docs/microsoft365.md)."),
+    Reason.GATEWAY_UNAVAILABLE: (
+        None, "hwc-mailer kan een beveiligde-mailgateway niet bereiken, vertrouwt haar certificaat niet of mag er niet "
+              "inloggen. Signalen voor de contactpersonen die via die gateway mailen, wachten veilig in de inbox.",
+        "Meld het direct aan de beheerder (de reden staat hierboven; 'hwc-mailer check' toont wat er mis is). Duurt "
+        "het tot vlak voor schooltijd, bel de school dan zelf of stuur het signaal via een andere beveiligde weg."),
     Reason.REPLY_SENT: (
         _R, "Een collega heeft een vastgehouden signaal afgehandeld door op de melding te antwoorden; hwc-mailer heeft "
             "het versleuteld naar de genoemde school gestuurd en het signaal, het antwoord en de kopieën verwijderd.",

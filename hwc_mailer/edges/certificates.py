@@ -8,22 +8,30 @@ contact's address (subjectAltName rfc822Name, or the subject's emailAddress), an
 encryption (keyUsage keyEncipherment and extendedKeyUsage emailProtection, where present).
 """
 
+import re
+import subprocess
+import tempfile
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..domain.reasons import Reason
 from ..errors import ConfigError
 from ..settings.config import Smime
 from ..settings.rules import certificate_digest
 from .files import check_secret
-from .protocols import KeyInfo, KeyState
+from .protocols import KeyInfo, KeyState, Verified
 
+OPENSSL_SECONDS = 30
+# In `openssl cms -cmsout -print`: the signingTime attribute's value, two lines below its name.
+_SIGNING_TIME = re.compile(r"signingTime.*\n.*\n\s*(?:UTCTIME|GENERALIZEDTIME):(?P<when>[^\n]+)")
 MIN_RSA_BITS = 2048
 WEAK_HASHES = (hashes.MD5, hashes.SHA1)
 MAX_CHAIN = 6
@@ -153,6 +161,40 @@ class CertificateBook:
                    and crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None
                    for crl in self._crls)
 
+    def open(self, data: bytes, signer: str, now: datetime) -> Verified | Reason:
+        """An S/MIME reply: decrypted with the Leerplicht key, its signature verified by `openssl cms` against
+        ca_file, and signed by `signer` exactly (the one certificate openssl names as signer; its -nointern does not
+        keep a message from naming another one); the signed content, the signer's SHA-256 and the signing time.
+        The content passes through memory and pipes only."""
+        chain, key = self.signer()
+        private = serialization.load_pem_private_key(key, password=None)
+        if not isinstance(private, rsa.RSAPrivateKey):
+            return Reason.DECRYPTION_FAILED
+        try:
+            signed = pkcs7.pkcs7_decrypt_der(data, read_certificates(chain)[0], private, [])
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            return Reason.DECRYPTION_FAILED
+        state = self.inspect(signer, None, now).state
+        if state is not KeyState.ok:
+            return {KeyState.expired: Reason.KEY_EXPIRED, KeyState.revoked: Reason.KEY_REVOKED}.get(
+                state, Reason.UNKNOWN_KEY)
+        with tempfile.TemporaryDirectory() as directory:        # for the signer's (public) certificate only
+            found = Path(directory) / "signer.pem"
+            verified = _openssl(["cms", "-verify", "-inform", "SMIME", "-CAfile", str(self._settings.ca_file),
+                                 "-purpose", "smimesign", "-signer", str(found)], signed)
+            signers = read_certificates(found.read_bytes()) if verified is not None and found.exists() else []
+        if verified is None:
+            return Reason.BAD_SIGNATURE
+        expected = read_certificates(signer.encode("ascii", "replace"))[:1]
+        if [certificate.public_bytes(serialization.Encoding.DER) for certificate in signers] != \
+                [certificate.public_bytes(serialization.Encoding.DER) for certificate in expected]:
+            return Reason.WRONG_SIGNER
+        printed = _openssl(["cms", "-cmsout", "-print", "-inform", "SMIME"], signed)
+        signed_at = _signing_time(printed.decode("ascii", "replace")) if printed is not None else None
+        if signed_at is None:
+            return Reason.UNSIGNED
+        return Verified(verified, certificate_digest(signer), signed_at)
+
     def own_certificate(self) -> str:
         """The Leerplicht certificate with its intermediates, PEM."""
         try:
@@ -167,3 +209,23 @@ class CertificateBook:
     def signer(self) -> tuple[bytes, bytes]:
         """The Leerplicht certificate (with its intermediates) and private key, both PEM."""
         return self.own_certificate().encode(), self._settings.key.read(check_secret).encode("ascii", "replace")
+
+
+def _openssl(arguments: list[str], data: bytes) -> bytes | None:
+    """openssl's output, or None when it fails or takes too long."""
+    try:
+        result = subprocess.run(["openssl", *arguments], input=data, capture_output=True, check=False,
+                                timeout=OPENSSL_SECONDS)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def _signing_time(printed: str) -> datetime | None:
+    found = _SIGNING_TIME.search(printed)
+    if found is None:
+        return None
+    try:
+        return datetime.strptime(" ".join(found["when"].split()), "%b %d %H:%M:%S %Y %Z").replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -143,6 +143,9 @@ class Certificates(Protocol):
 
     def signer(self) -> tuple[bytes, bytes]: ...
 
+    # Decrypt enveloped data to the Leerplicht certificate and verify that `signer` (PEM) signed what it holds
+    def open(self, data: bytes, signer: str, now: datetime) -> "Verified | Reason": ...
+
 
 @dataclass(frozen=True)
 class Tally:

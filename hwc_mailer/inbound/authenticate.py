@@ -22,7 +22,7 @@ from typing import Protocol
 from ..domain.outcomes import Held, NotOurs
 from ..domain.reasons import Reason
 from ..domain.replies import REFERENCE
-from ..edges.protocols import Keyring
+from ..edges.protocols import Certificates, Keyring, Verified
 from ..settings.config import Limits, Trust
 from ..settings.rules import Officer, Rules, TrustedSender
 from .mime import (
@@ -48,7 +48,7 @@ from .mime import (
 @dataclass(frozen=True)
 class Authentic:
     readable: Readable
-    sender: TrustedSender
+    sender: TrustedSender | Officer
     signer: str
     signed_at: datetime
     digest: str          # of signer, signature time and content: the replay guard's input, kept in memory only
@@ -168,11 +168,46 @@ def authenticate(raw: bytes, rules: Senders, keyring: Keyring, *, limits: Limits
         return Held(Reason.TOO_LARGE)
     if not sender.signs_with(verified.signer):
         return Held(Reason.WRONG_SIGNER)
+    entity = message.get_content_type() == "multipart/encrypted" or (inline_entities and
+                                                                     _entity_like(verified.plaintext))
+    return _content(verified, sender, raw, entity, limits=limits, trust=trust, office=office, now=now)
+
+
+def authenticate_smime(raw: bytes, officer: Officer, certificates: Certificates, *, limits: Limits, trust: Trust,
+                       office: str, now: datetime) -> Authentic | Held:
+    """An officer's S/MIME reply (Outlook): one application/pkcs7-mime part enveloped to the Leerplicht certificate,
+    holding an entity signed by the officer's own certificate from the rules, under the same checks as PGP."""
+    if officer.certificate is None:
+        return Held(Reason.UNKNOWN_KEY)
+    if not header_fits(raw, limits):
+        return Held(Reason.MALFORMED_HEADER)
+    try:
+        message = read_message(raw, limits)
+        if message.get_content_type() not in SMIME_TYPES or str(message.get_param("smime-type", "enveloped-data")
+                                                                ).lower() != "enveloped-data":
+            return Held(Reason.NOT_ENCRYPTED)
+        payload = message.get_payload(decode=True)
+    except PARSER_ERRORS as error:
+        return Held(reason_of(error))
+    if not isinstance(payload, bytes) or not payload:
+        return Held(Reason.NOT_ENCRYPTED)
+    verified = certificates.open(payload, officer.certificate, now)
+    if isinstance(verified, Reason):
+        return Held(verified)
+    return _content(verified, officer, raw, True, limits=limits, trust=trust, office=office, now=now)
+
+
+def _content(verified: Verified, sender: TrustedSender | Officer, raw: bytes, entity: bool, *, limits: Limits,
+             trust: Trust, office: str, now: datetime) -> Authentic | Held:
+    """After decryption, for PGP and S/MIME alike: within the plaintext cap, signed recently, addressed to this office
+    when it says, no other PGP message inside; the readable text of that signed content only."""
+    if len(verified.plaintext) > limits.max_plaintext_bytes:
+        return Held(Reason.TOO_LARGE)
     if age := signature_age(verified.signed_at, now, trust):
         return Held(age)
     if holds_armor(verified.plaintext):
         return Held(Reason.NESTED_PGP)
-    if message.get_content_type() == "multipart/encrypted" or (inline_entities and _entity_like(verified.plaintext)):
+    if entity:
         try:
             inner = read_message(verified.plaintext, limits)
             if shape := mime_shape(inner, limits):
@@ -198,6 +233,7 @@ def authenticate(raw: bytes, rules: Senders, keyring: Keyring, *, limits: Limits
     return Authentic(readable, sender, verified.signer, verified.signed_at, digest)
 
 
+SMIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _HEADER_FIELD = re.compile(rb"[A-Za-z][A-Za-z0-9-]{0,75}:[ \t]")
 
 
@@ -228,7 +264,7 @@ def replying_officer(raw: bytes, rules: Rules, limits: Limits) -> Officer | None
         message = read_message(raw, limits)
         values = [str(value) for name, value in message.raw_items() if name.lower() == "from"]
         addresses = [address.addr_spec for header in message.get_all("From", []) for address in header.addresses]
-        encrypted = message.get_content_type() == "multipart/encrypted"
+        encrypted = message.get_content_type() in ("multipart/encrypted", *SMIME_TYPES)
         automatic = (str(message.get("Auto-Submitted", "no")).strip().lower() != "no"
                      or message.get_content_type() == "multipart/report")
     except PARSER_ERRORS:

@@ -37,12 +37,22 @@ import structlog
 
 from ..domain.reasons import Disposition, Reason
 from ..domain.text import normalise_address
-from ..edges.protocols import AlertKind, Clock, Keyring, KeyState, Mailbox, PendingAlert, Store, Transport
+from ..edges.protocols import (
+    AlertKind,
+    Certificates,
+    Clock,
+    Keyring,
+    KeyState,
+    Mailbox,
+    PendingAlert,
+    Store,
+    Transport,
+)
 from ..errors import MailboxUnavailable, TransportRejected, TransportUnavailable
 from ..outbound.notice import ALERT, Notice, Templates, envelope, plain, protected
-from ..outbound.sealing import PgpMimeSealer
+from ..outbound.sealing import PgpMimeSealer, Sealer, SmimeSealer
 from ..settings.config import Settings
-from ..settings.rules import Officer, Rules
+from ..settings.rules import Officer, Profile, Rules
 
 log = structlog.get_logger("hwc_mailer.alerts")
 
@@ -101,12 +111,13 @@ class Alert:
 
 class Alerter:
     def __init__(self, settings: Settings, rules: Rules, templates: Templates, outbound: Keyring,
-                 transport: Transport, store: Store, now: Clock) -> None:
+                 transport: Transport, store: Store, now: Clock, certificates: Certificates | None = None) -> None:
         self._settings = settings
         self._rules = rules
         self._templates = templates
         self._outbound = outbound
-        self._sealer = PgpMimeSealer(outbound, settings.gpg.key_fingerprint)
+        self._certificates = certificates
+        self._sealers: dict[Profile, Sealer] = {Profile.openpgp: PgpMimeSealer(outbound, settings.gpg.key_fingerprint)}
         self._transport = transport
         self._store = store
         self._now = now
@@ -242,9 +253,10 @@ class Alerter:
             # The reference in the Message-ID comes back in a reply's In-Reply-To, where it can only agree.
             message_id = make_msgid(idstring=alert.reference or None, domain=sender.id_domain)
             headers = envelope(sender, [(officer.name, officer.email)], subject, message_id=message_id, now=now)
-            message = (self._sealer.seal(Notice((officer.email,), (officer.fingerprint,), headers,
-                                                protected(headers, subject, body)))
-                       if sealed and officer.fingerprint else plain(headers, body))
+            message = (self._sealer(officer.profile).seal(Notice(
+                (officer.email,), tuple(filter(None, (officer.fingerprint,))), headers,
+                protected(headers, subject, body), tuple(filter(None, (officer.certificate,)))))
+                if sealed else plain(headers, body))
             try:
                 self._transport.send(message, [officer.email])
                 accepted += 1
@@ -264,12 +276,23 @@ class Alerter:
         return True
 
     def _usable_key(self, officer: Officer) -> bool:
-        """Whether the alert is sealed to the officer: encrypted and signed with a usable key; plain otherwise, and
-        then it holds no personal data."""
-        if officer.fingerprint is None:
+        """Whether the alert is sealed to the officer: encrypted and signed, to a usable key or certificate; plain
+        otherwise, and then it holds no personal data."""
+        if officer.certificate is not None:
+            state = (self._certificates.inspect(officer.certificate, officer.email, self._now()).state
+                     if self._certificates is not None else KeyState.missing)
+        elif officer.fingerprint is not None:
+            state = self._outbound.key_state(officer.fingerprint, officer.email)
+        else:
             return False
-        state = self._outbound.key_state(officer.fingerprint, officer.email)
         if state is not KeyState.ok:
-            log.warning("officer-key-unusable", fingerprint=officer.fingerprint, reason=state.value)
+            log.warning("officer-key-unusable", fingerprint=officer.key, reason=state.value)
             return False
         return True
+
+    def _sealer(self, profile: Profile) -> Sealer:
+        """PGP/MIME, or S/MIME with the Leerplicht certificate (its key read once, when first needed)."""
+        if profile not in self._sealers:
+            assert self._certificates is not None, "an smime officer needs smime in the service file"
+            self._sealers[profile] = SmimeSealer(*self._certificates.signer())
+        return self._sealers[profile]

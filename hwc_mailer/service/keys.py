@@ -64,8 +64,8 @@ def referenced_keys(settings: Settings, rules: Rules) -> list[KeyRef]:
             seen.add((contact.key, contact.email))
             refs.append(KeyRef(Role.contact, f"{school.code} {contact.email}", contact.key, contact.email,
                                contact.certificate))
-    refs += [KeyRef(Role.officer, officer.email, officer.fingerprint, officer.email)
-             for officer in rules.officers if officer.fingerprint]
+    refs += [KeyRef(Role.officer, officer.email, officer.key, officer.email, officer.certificate)
+             for officer in rules.officers if officer.key is not None]
     return refs
 
 

@@ -36,7 +36,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import partial
 from typing import TypeVar
@@ -50,7 +50,7 @@ from ..domain.replies import REFERENCE_ALPHABET, Instruction, Refusal
 from ..domain.routing import Delivery, Routed, route, suggestions
 from ..domain.signal import AgeRange, Signal, parse_signal
 from ..edges.protocols import Certificates, Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
-from ..errors import Outage, RegisterUnavailable, TransportRejected
+from ..errors import GatewayUnavailable, Outage, RegisterUnavailable, TransportRejected, TransportUnavailable
 from ..inbound.authenticate import Authentic, authenticate, header_sender, oversized, replying_officer
 from ..inbound.bounces import bounce_of
 from ..inbound.mime import Readable, message_id_of
@@ -152,6 +152,14 @@ def source_key(folder: str, uidvalidity: int, uid: int) -> str:
     return f"{folder}:{uidvalidity}:{uid}"
 
 
+# How often officers hear again of a gateway that stays unavailable.
+GATEWAY_REPEAT = timedelta(hours=6)
+
+
+def gateway_event(name: str) -> str:
+    return f"gateway-unavailable:{name}"
+
+
 def delayed_event(source: str) -> str:
     """The event of the one "vertraagd" alert about a source an outage keeps waiting."""
     return f"delayed:{source}"
@@ -225,6 +233,11 @@ class Pipeline:
         """One message's work: an outage ends the pass, any other exception is a bug logged without content."""
         try:
             return work()
+        except GatewayUnavailable as error:       # only this signal waits: the others may not need that gateway
+            log.warning("gateway-unavailable", source=source, service=error.gateway, error=str(error))
+            self.alerter.tell(Alert(gateway_event(error.gateway), Reason.GATEWAY_UNAVAILABLE,
+                                    detail=f"gateway {error.gateway}: {error}", repeat_after=GATEWAY_REPEAT))
+            return None
         except Outage:
             raise
         except Exception:
@@ -316,7 +329,7 @@ class Pipeline:
 
     def _answer(self, raw: bytes, officer: Officer, source: str, now: datetime) -> Finish | Replied:
         """What an officer's reply asks, checked against the held message it names (see service.replies)."""
-        answer = read_answer(raw, officer, self.context.settings, self.edges.outbound, now)
+        answer = read_answer(raw, officer, self.context.settings, self.edges.outbound, self.edges.certificates, now)
         if isinstance(answer, Replied):
             return answer
         read = answer.instruction
@@ -477,6 +490,12 @@ class Pipeline:
                     log.error("smtp-rejected", school=delivery.school.code, step=key.token, error=str(error))
                     done = f"al verstuurd naar {', '.join(sent)}" if sent else "aan geen enkele school verstuurd"
                     return Held(Reason.SMTP_REJECTED, f"geweigerd voor school {delivery.school.code}, {done}")
+                except TransportUnavailable as error:
+                    if key.profile != Profile.gateway:
+                        raise
+                    raise GatewayUnavailable(key.transport, str(error)) from None
+                if key.profile == Profile.gateway:
+                    edges.store.retire_alert(gateway_event(key.transport))     # told again when it fails again
                 edges.store.record_delivery(source, message_id, now)
                 log.info("sent", school=delivery.school.code, step=key.profile, count=count,
                          children=len(delivery.children))

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from ..domain.outcomes import Held, Replied
+from ..domain.outcomes import Held, NotOurs, Replied
 from ..domain.reasons import Reason
 from ..domain.replies import Instruction, Refusal, by_child, read_reply
 from ..domain.routing import Routed
-from ..edges.protocols import Keyring, Placed
-from ..inbound.authenticate import Authentic, OfficerSender, authenticate
+from ..edges.protocols import Certificates, Keyring, Placed
+from ..inbound.authenticate import Authentic, OfficerSender, authenticate, authenticate_smime
 from ..inbound.mime import PARSER_ERRORS, read_message
 from ..settings.config import Settings
-from ..settings.rules import Officer, Rules, School
+from ..settings.rules import Officer, Profile, Rules, School
 from .alerts import Alert
 
 
@@ -49,12 +49,19 @@ class Answer:
     digest: str
 
 
-def read_answer(raw: bytes, officer: Officer, settings: Settings, keyring: Keyring, now: datetime) -> Answer | Replied:
-    """The officer's instruction from a reply that is provably theirs, or the refusal to send them."""
-    if officer.fingerprint is None:
+def read_answer(raw: bytes, officer: Officer, settings: Settings, keyring: Keyring, certificates: Certificates | None,
+                now: datetime) -> Answer | Replied:
+    """The officer's instruction from a reply that is provably theirs (PGP, or S/MIME for an officer whose profile
+    is smime), or the refusal to send them."""
+    if officer.key is None or (officer.profile is Profile.smime and certificates is None):
         return Replied(officer.email, Reason.REPLY_NO_KEY)
-    authentic = authenticate(raw, OfficerSender(officer), keyring, limits=settings.limits, trust=settings.trust,
-                             office=settings.sender.address, now=now, inline_entities=False)
+    if certificates is not None and officer.profile is Profile.smime:
+        authentic: Authentic | NotOurs | Held = authenticate_smime(
+            raw, officer, certificates, limits=settings.limits, trust=settings.trust, office=settings.sender.address,
+            now=now)
+    else:
+        authentic = authenticate(raw, OfficerSender(officer), keyring, limits=settings.limits, trust=settings.trust,
+                                 office=settings.sender.address, now=now, inline_entities=False)
     if isinstance(authentic, Authentic):
         read = read_reply(authentic.readable.text, _answered(raw, settings))
         if isinstance(read, Instruction):

@@ -96,7 +96,8 @@ def register_of(settings: Settings, now: Clock) -> RegisterIndex | None:
 
 
 def profile_problems(settings: Settings, rules: Rules) -> list[str]:
-    """Contacts whose profile the service file cannot serve: smime without an smime section, an unknown gateway."""
+    """Contacts and officers whose profile the service file cannot serve: smime without an smime section, an unknown
+    gateway."""
     problems = []
     for school in rules.schools:
         for contact in school.contacts:
@@ -106,6 +107,8 @@ def profile_problems(settings: Settings, rules: Rules) -> list[str]:
             if contact.gateway is not None and contact.gateway not in settings.gateways:
                 problems.append(f"school {school.code}, contact {contact.email}: gateway {contact.gateway!r} is not "
                                 f"in the service file's gateways ({', '.join(settings.gateways) or 'none'})")
+    problems += [f"officer {officer.email}: profile smime needs an smime section in the service file"
+                 for officer in rules.officers if officer.profile is Profile.smime and settings.smime is None]
     return problems
 
 
@@ -173,7 +176,7 @@ class Services:
 
 def assemble(edges: Edges, context: Context) -> Services:
     alerter = Alerter(context.settings, context.rules, context.templates, edges.outbound, edges.transport,
-                      edges.store, context.now)
+                      edges.store, context.now, edges.certificates)
     pipeline = Pipeline(edges, context, alerter)
     return Services(pipeline, Maintenance(edges, context, alerter, pipeline.folders),
                     LoginWatch(edges, alerter, context.settings.folders.alerts))

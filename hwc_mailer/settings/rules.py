@@ -129,11 +129,31 @@ class School(Strict):
 
 
 class Officer(Strict):
-    """A Leerplicht officer who gets alerts; with a key they are encrypted, without one they carry no details."""
+    """A Leerplicht officer who gets alerts; with a key or certificate they are encrypted (and the officer can finish
+    a held signal by a signed reply), without one they carry no details."""
 
     name: str
     email: Address
-    fingerprint: Fingerprint | None = None
+    profile: Profile = Profile.openpgp
+    fingerprint: Fingerprint | None = Field(None, description="openpgp: the primary key fingerprint")
+    certificate: str | None = Field(None, description="smime: the certificate as PEM, or a PEM file (relative to "
+                                                      "the rules file)")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Officer":
+        if self.profile is Profile.gateway:
+            raise ValueError("an officer's alerts name children to that officer alone: profile gateway is not "
+                             "possible here; use openpgp or smime")
+        if self.profile is Profile.smime and (self.certificate is None or self.fingerprint is not None):
+            raise ValueError("profile smime needs certificate, and no fingerprint")
+        if self.profile is Profile.openpgp and self.certificate is not None:
+            raise ValueError("certificate belongs to profile smime: remove it or set the profile")
+        return self
+
+    @property
+    def key(self) -> str | None:
+        """The fingerprint or the certificate's SHA-256 that a reply must be signed with; None without either."""
+        return certificate_digest(self.certificate) if self.certificate is not None else self.fingerprint
 
 
 class Rules(Strict):
@@ -227,23 +247,26 @@ def load_rules(path: Path) -> Rules:
 
 
 def _with_certificates(rules: Rules, path: Path) -> Rules:
-    """Every contact certificate given as a file, read: the rules hold PEM text from here on."""
-    schools = []
-    for school in rules.schools:
-        contacts = []
-        for contact in school.contacts:
-            given = contact.certificate
-            if given is not None and PEM_CERTIFICATE not in given:
-                file = path.parent / given
-                try:
-                    given = file.read_text(encoding="ascii")
-                except (OSError, UnicodeError) as error:
-                    raise RulesError(f"school {school.code}, contact {contact.email}: cannot read certificate file "
-                                     f"{file}: {getattr(error, 'strerror', None) or type(error).__name__}",
-                                     path=str(path)) from None
-                if PEM_CERTIFICATE not in given:
-                    raise RulesError(f"school {school.code}, contact {contact.email}: {file} holds no PEM "
-                                     "certificate", path=str(path))
-            contacts.append(contact.model_copy(update={"certificate": given}))
-        schools.append(school.model_copy(update={"contacts": tuple(contacts)}))
-    return rules.model_copy(update={"schools": tuple(schools)})
+    """Every certificate given as a file, read: the rules hold PEM text from here on."""
+    schools = [school.model_copy(update={"contacts": tuple(
+        contact.model_copy(update={"certificate": _pem(contact.certificate, f"school {school.code}, contact "
+                                                                            f"{contact.email}", path)})
+        for contact in school.contacts)}) for school in rules.schools]
+    officers = [officer.model_copy(update={"certificate": _pem(officer.certificate, f"officer {officer.email}", path)})
+                for officer in rules.officers]
+    return rules.model_copy(update={"schools": tuple(schools), "officers": tuple(officers)})
+
+
+def _pem(given: str | None, whose: str, path: Path) -> str | None:
+    """A certificate as PEM text: as given, or read from the file it names (relative to the rules file)."""
+    if given is None or PEM_CERTIFICATE in given:
+        return given
+    file = path.parent / given
+    try:
+        text = file.read_text(encoding="ascii")
+    except (OSError, UnicodeError) as error:
+        raise RulesError(f"{whose}: cannot read certificate file {file}: "
+                         f"{getattr(error, 'strerror', None) or type(error).__name__}", path=str(path)) from None
+    if PEM_CERTIFICATE not in text:
+        raise RulesError(f"{whose}: {file} holds no PEM certificate", path=str(path))
+    return text

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from hwc_mailer.errors import Outage
+from hwc_mailer.domain.outcomes import Delivered
 from lab.smime import Issued, SmimeLab
 from lab.smtp import RelaySmtp
-from lab.world import OFFICE, World, sample_signal
+from lab.world import OFFICE, OFFICER, World, sample_signal
 from tests.integration.helpers import TIM, InProcess, Run, assert_no_personal_data, counters
 
 SECOND_CONTACT = "ib@regenboog.example.nl"
@@ -195,7 +195,7 @@ def test_a_gateway_contact_gets_the_notice_through_the_gateway_only(
 
 
 @pytest.mark.parametrize("fault", ["untrusted-certificate", "refused-login"])
-def test_a_gateway_that_cannot_be_trusted_or_refuses_the_login_gets_nothing_and_the_signal_waits(
+def test_a_gateway_that_cannot_be_trusted_or_refuses_the_login_gets_nothing_and_only_its_signal_waits(
         run: Run, pipeline: InProcess, smime: SmimeLab, office_certificate: Issued, gateway: RelaySmtp,
         fault: str) -> None:
     world = run.world
@@ -205,10 +205,60 @@ def test_a_gateway_that_cannot_be_trusted_or_refuses_the_login_gets_nothing_and_
               gateway_password="wrong" if fault == "refused-login" else None)
     world.deliver_signal(world.signal_mail(sample_signal([TIM])))
 
-    with pytest.raises(Outage) as raised:
-        pipeline.once()
+    world.deliver_signal(world.signal_mail(sample_signal([{**TIM, "School": "56EF00"}])))
 
-    assert str(gateway.port) in str(raised.value)
+    (outcome,) = pipeline.once()
+
+    assert outcome == Delivered(("56EF00",), 1), "the second, behind it, got through"
+
     assert gateway.received == []
     assert world.school_mail(regenboog) == []
-    assert len(world.dovecot.messages(OFFICE)) == 1, "the signal waits in the inbox"
+    assert len(world.school_mail(world.schools[1])) == 1
+    assert len(world.dovecot.messages(OFFICE)) == 1, "the signal for the gateway's contact waits in the inbox"
+    (alert,) = world.officer_mail()
+    told = world.read_alert(alert)
+    assert "gateway-unavailable" in told and f"gateway securemail: SMTP server 127.0.0.1:{gateway.port}" in told
+
+
+def test_an_officer_on_outlook_reads_the_alert_in_smime_and_finishes_it_by_an_smime_reply(
+        run: Run, pipeline: InProcess, smime: SmimeLab, office_certificate: Issued) -> None:
+    world = run.world
+    officer = smime.issue(OFFICER, name="Team Leerplicht")
+    configure(run, office_certificate, smime, contact_lines(world.schools[0].address, "openpgp",
+                                                            world.schools[0].fingerprint))
+    rules = run.config.parent / "rules.yaml"
+    pgp = f'    fingerprint: "{world.officer}"\n'
+    smime_lines = f'    profile: smime\n    certificate: "{officer.certificate_file}"\n'
+    rules.write_text(rules.read_text().replace(pgp, smime_lines))
+    world.deliver_signal(world.signal_mail(sample_signal([{**TIM, "School": "Basisschool De Regenbog"}])))
+
+    (held,) = pipeline.once()
+
+    assert held.code == "manual:unknown-school"
+    (alert_raw,) = world.officer_mail()
+    assert parsed(alert_raw).get_content_type() == "application/pkcs7-mime"
+    alert = parsed(smime.read(alert_raw, officer)).get_content()
+    assert f"kind 1: {TIM['Naam']}" in alert and "School: <BRIN-code>" in alert
+    quoted = "".join(f"> {line}\n" for line in alert.splitlines())
+
+    world.deliver_signal(smime.reply(f"School: 12AB00\n\nOp 7 dec. schreef Leerplicht:\n{quoted}", signer=officer,
+                                     to=office_certificate.certificate, sender=f"Team Leerplicht <{OFFICER}>",
+                                     recipient=OFFICE, subject="RE: [hwc-mailer] Signaal",
+                                     answers=str(parsed(alert_raw)["Message-ID"])))
+    (finished,) = pipeline.once()
+
+    assert finished.code == "reply:sent-by-officer"
+    assert len(world.school_mail(world.schools[0])) == 1
+    confirmation = parsed(smime.read(world.officer_mail()[1], officer)).get_content()
+    assert "afgehandeld" in confirmation
+    assert world.dovecot.messages(OFFICE, "HWC-Handmatig") == []
+
+    # Signed with another certificate of the same CA: not the officer's, so refused and set aside.
+    impostor = smime.issue(OFFICER)
+    world.deliver_signal(world.signal_mail(sample_signal([{**TIM, "School": "Basisschool De Regenbog"}])))
+    pipeline.once()
+    world.deliver_signal(smime.reply("Verwijderen", signer=impostor, to=office_certificate.certificate,
+                                     sender=f"Team Leerplicht <{OFFICER}>", recipient=OFFICE, subject="RE: x"))
+    (refused,) = pipeline.once()
+    assert refused.code == "quarantined:reply-unauthentic"
+    assert len(world.dovecot.messages(OFFICE, "HWC-Handmatig")) == 1
