@@ -109,9 +109,9 @@ class Gateway(Server):
     tls: TlsMode = TlsMode.starttls
     username: str
     password: Secret
-    header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,76}: ?\S.{0,200}$",
+    header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,76}: ?[^\s][^\r\n]{0,200}$",
                                description='"Name: value": the header the gateway reads as "send securely"')
-    subject_tag: str | None = Field(None, min_length=1, max_length=40,
+    subject_tag: str | None = Field(None, min_length=1, max_length=40, pattern=r"^[^\r\n]+$",
                                     description="put before the subject, where the gateway looks for it instead")
     processor_agreement: str = Field(min_length=1, description="the processor agreement (verwerkersovereenkomst) "
                                                                "under which the gateway sees the notices in clear")

@@ -294,3 +294,37 @@ def test_replay_days_that_outlive_the_signature_window_are_accepted(tmp_path: Pa
     text = SERVICE_FILE + "trust:\n  max_signature_age_days: 14\n  replay_days: 15\n"
     settings = load_settings(write(tmp_path, text))
     assert settings.trust.replay_days == 15
+
+
+GATEWAY = """gateways:
+  securemail:
+    host: submission.securemail.example
+    username: leerplicht
+    password: {file: secrets/gateway}
+    header: "X-Secure-Mail: encrypt"
+    processor_agreement: "VO-2026-03"
+smime:
+  certificate: smime/leerplicht.pem
+  key: {file: secrets/smime.key}
+  ca_file: smime/cas.pem
+  crl_files: [smime/ca.crl]
+"""
+
+
+def test_gateways_and_smime_take_their_paths_from_the_service_file(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, SERVICE_FILE + GATEWAY))
+    gateway = settings.gateways["securemail"]
+    assert (gateway.port, gateway.tls.value, gateway.password.file) == (587, "starttls", tmp_path / "secrets/gateway")
+    assert settings.smime is not None and settings.smime.crl_files == (tmp_path / "smime/ca.crl",)
+    assert settings.smime.certificate == tmp_path / "smime/leerplicht.pem"
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    ('    header: "X-Secure-Mail: encrypt"\n', "", "give header or subject_tag"),
+    ('    processor_agreement: "VO-2026-03"\n', "", "processor_agreement"),
+    ('"X-Secure-Mail: encrypt"', '"X-Secure-Mail: a\\r\\nBcc: x@evil.example"', "header"),
+    ('"X-Secure-Mail: encrypt"', '"X-Secure-Mail: a\\rBcc: x@evil.example"', "header"),
+])
+def test_a_gateway_says_how_it_is_marked_and_under_which_agreement(tmp_path: Path, old: str, new: str,
+                                                                   problem: str) -> None:
+    assert problem in config_error(tmp_path, SERVICE_FILE + GATEWAY.replace(old, new))
