@@ -22,7 +22,7 @@ from hwc_mailer.domain.outcomes import Delivered
 from lab.smime import Issued, SmimeLab
 from lab.smtp import RelaySmtp
 from lab.world import OFFICE, OFFICER, World, sample_signal
-from tests.integration.helpers import TIM, InProcess, Run, assert_no_personal_data, counters
+from tests.integration.helpers import SARA, TIM, InProcess, Run, assert_no_personal_data, counters
 
 SECOND_CONTACT = "ib@regenboog.example.nl"
 AGREEMENT = "Verwerkersovereenkomst SecureMail 2026-03"
@@ -97,7 +97,7 @@ def test_a_school_on_outlook_gets_smime_it_opens_and_verifies(run: Run, pipeline
     regenboog = world.schools[0]
     reader = smime.issue(regenboog.address)
     configure(run, office_certificate, smime, contact_lines(regenboog.address, "smime", str(reader.certificate_file)))
-    world.deliver_signal(world.signal_mail(sample_signal([TIM])))
+    world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
 
     (outcome,) = pipeline.once()
 
@@ -108,6 +108,9 @@ def test_a_school_on_outlook_gets_smime_it_opens_and_verifies(run: Run, pipeline
     assert outer.get_param("smime-type") == "enveloped-data"
     notice = smime.read(raw, reader)
     assert TIM["Naam"].encode() in notice and b"Handle with Care" in notice
+    assert SARA["Naam"].encode() not in notice, "only this school's pupils"
+    (other,) = world.school_mail(world.schools[1])
+    assert world.open_as(world.schools[1], other)[1].ok, "the other school, on OpenPGP, reads its own"
     header = raw.split(b"\r\n\r\n", 1)[0].decode()
     assert_no_personal_data([header], run.written)
     assert world.dovecot.messages(OFFICE) == []
