@@ -32,6 +32,7 @@ from .edges.protocols import KeyState
 from .edges.register import read_info
 from .edges.systemd import Notifier
 from .errors import ConfigError, FolderMissing, HwcError, LoginRefused, Outage, RulesError
+from .service.alerts import smime_signer
 from .service.daemon import Daemon
 from .service.folders import resolve_folders
 from .service.keys import import_keys, key_statuses, keyring_problems
@@ -197,6 +198,8 @@ def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str
             problems.append(line)
         elif status.expiring:
             click.echo(f"warning: {line}")
+    if edges.certificates is not None and isinstance(signer := smime_signer(edges.certificates), str):
+        problems.append(signer)
     return problems + keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
 
 

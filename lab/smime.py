@@ -63,24 +63,34 @@ class SmimeLab:
         self.ca_file.write_bytes(_pem(self._ca))
 
     def issue(self, address: str, *, valid_from: timedelta = -ONE_DAY, valid_for: timedelta = 365 * ONE_DAY,
-              elliptic: bool = False, encipherment: bool = True, name: str | None = None) -> Issued:
-        """A certificate for `address` (subjectAltName rfc822Name), from now + `valid_from` for `valid_for`."""
+              elliptic: bool = False, encipherment: bool = True, name: str | None = None,
+              issuer: Issued | None = None, ca: bool = False) -> Issued:
+        """A certificate for `address` (subjectAltName rfc822Name), from now + `valid_from` for `valid_for`; signed
+        by the CA, or by `issuer` (whatever that is: a forger's try), with basicConstraints CA:TRUE when `ca`."""
         key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
             ec.generate_private_key(ec.SECP256R1()) if elliptic
             else rsa.generate_private_key(public_exponent=65537, key_size=2048))
         start = datetime.now(UTC) + valid_from
         serial = x509.random_serial_number()
-        certificate = (x509.CertificateBuilder().subject_name(_name(name or address)).issuer_name(self._ca.subject)
-                       .public_key(key.public_key()).serial_number(serial)
-                       .not_valid_before(start).not_valid_after(start + valid_for)
-                       .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
-                       .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
-                                                    key_encipherment=encipherment and not elliptic,
-                                                    data_encipherment=False, key_agreement=elliptic,
-                                                    key_cert_sign=False, crl_sign=False, encipher_only=False,
-                                                    decipher_only=False), critical=True)
-                       .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-                       .sign(self._ca_key, hashes.SHA256()))
+        signer_key: rsa.RSAPrivateKey = self._ca_key
+        signer_name = self._ca.subject
+        if issuer is not None:
+            loaded = serialization.load_pem_private_key(issuer.key, password=None)
+            assert isinstance(loaded, rsa.RSAPrivateKey)
+            signer_key, signer_name = loaded, x509.load_pem_x509_certificate(issuer.certificate).subject
+        builder = (x509.CertificateBuilder().subject_name(_name(name or address)).issuer_name(signer_name)
+                   .public_key(key.public_key()).serial_number(serial)
+                   .not_valid_before(start).not_valid_after(start + valid_for)
+                   .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
+                   .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                                key_encipherment=encipherment and not elliptic,
+                                                data_encipherment=False, key_agreement=elliptic,
+                                                key_cert_sign=False, crl_sign=False, encipher_only=False,
+                                                decipher_only=False), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False))
+        if ca:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        certificate = builder.sign(signer_key, hashes.SHA256())
         stem = f"{address.replace('@', '_at_')}-{serial:x}"[:200]
         certificate_file, key_file = self.directory / f"{stem}.crt", self.directory / f"{stem}.key"
         certificate_file.write_bytes(_pem(certificate))

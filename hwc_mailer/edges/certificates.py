@@ -2,10 +2,11 @@
 
 A certificate is used only when every check passes, as Outlook would insist and a little more:
 an RSA key of at least 2048 bits (an EC key is reported as not supported yet, never skipped in
-silence), no MD5 or SHA-1 signature, valid now, issued (directly or through intermediates in the
-same PEM) by a CA in `smime.ca_file`, not revoked by a configured CRL of its issuer, naming the
-contact's address (subjectAltName rfc822Name, or the subject's emailAddress), and fit for
-encryption (keyUsage keyEncipherment and extendedKeyUsage emailProtection, where present).
+silence), no MD5 or SHA-1 signature, valid now, no CA's certificate and no unknown critical
+extension, a validated path (through intermediates in the same PEM) to a CA in `smime.ca_file`,
+not revoked by a configured CRL of its issuer, naming the contact's address (subjectAltName
+rfc822Name, or the subject's emailAddress), and fit for encryption (keyUsage keyEncipherment and
+extendedKeyUsage emailProtection, where present).
 """
 
 import re
@@ -16,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 from ..domain.reasons import Reason
 from ..errors import ConfigError
@@ -56,14 +58,11 @@ def _read_crl(path: Path) -> x509.CertificateRevocationList:
         raise ConfigError(f"smime.crl_files: {path} is not a CRL (PEM or DER)") from None
 
 
-def _issued(issuer: x509.Certificate, certificate: x509.Certificate) -> bool:
-    if issuer.subject != certificate.issuer:
-        return False
+def _acts_as_ca(certificate: x509.Certificate) -> bool:
     try:
-        certificate.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
         return False
-    return True
 
 
 def _addresses(certificate: x509.Certificate) -> set[str]:
@@ -101,19 +100,25 @@ class CertificateBook:
             anchors = settings.ca_file.read_bytes()
         except OSError as error:
             raise ConfigError(f"smime.ca_file: cannot read {settings.ca_file}: {error.strerror}") from None
-        self._anchors = read_certificates(anchors)
-        if not self._anchors:
+        found = read_certificates(anchors)
+        if not found:
             raise ConfigError(f"smime.ca_file: {settings.ca_file} holds no PEM certificate")
+        self._store = Store(found)
         self._crls = [_read_crl(path) for path in settings.crl_files]
 
     def inspect(self, pem: str, address: str | None, now: datetime) -> KeyInfo:
-        """The state of the first certificate in `pem` for mail to `address` (None: the address is not checked)."""
-        chain = read_certificates(pem.encode("ascii", "replace"))
+        """The state of the first certificate in `pem` for mail to `address` (None: the address is not checked);
+        one that cannot be read or judged (a malformed extension) is `missing`, never an exception."""
+        chain = read_certificates(pem.encode())
         if not chain:
             return KeyInfo(certificate_digest(pem), KeyState.missing)
         certificate = chain[0]
-        return KeyInfo(certificate_digest(pem), self._state(certificate, chain[1:], address, now),
-                       certificate.not_valid_after_utc)
+        try:
+            state = self._state(certificate, chain[1:], address, now)
+        except (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension,
+                x509.UnsupportedGeneralNameType):
+            state = KeyState.missing
+        return KeyInfo(certificate_digest(pem), state, certificate.not_valid_after_utc)
 
     def _state(self, certificate: x509.Certificate, intermediates: Sequence[x509.Certificate], address: str | None,
                now: datetime) -> KeyState:
@@ -127,6 +132,10 @@ class CertificateBook:
             return KeyState.not_yet_valid
         if now > certificate.not_valid_after_utc:
             return KeyState.expired
+        if _acts_as_ca(certificate) or any(extension.critical and isinstance(extension.value,
+                                                                             x509.UnrecognizedExtension)
+                                           for extension in certificate.extensions):
+            return KeyState.untrusted       # a CA's certificate is no mailbox's; an unknown critical extension binds
         issuer = self._trusted_issuer(certificate, intermediates, now)
         if issuer is None:
             return KeyState.untrusted
@@ -140,18 +149,18 @@ class CertificateBook:
 
     def _trusted_issuer(self, certificate: x509.Certificate, intermediates: Sequence[x509.Certificate],
                         now: datetime) -> x509.Certificate | None:
-        """The certificate's direct issuer when the chain up to a CA of ca_file holds (each link valid now)."""
-        current, direct = certificate, None
-        for _ in range(MAX_CHAIN):
-            anchor = next((anchor for anchor in self._anchors if _issued(anchor, current)), None)
-            parent = anchor or next((link for link in intermediates if _issued(link, current)), None)
-            if parent is None or not parent.not_valid_before_utc <= now <= parent.not_valid_after_utc:
-                return None
-            direct = direct or parent
-            if anchor is not None:
-                return direct
-            current = parent
-        return None
+        """The certificate's direct issuer when a path from it to a CA of ca_file validates: cryptography's path
+        validation with the Web PKI rules for every CA on the way (basicConstraints, keyCertSign, path length, key
+        sizes, validity now); the leaf's own extensions are judged by `_state`."""
+        verifier = (PolicyBuilder().store(self._store).time(now).max_chain_depth(MAX_CHAIN)
+                    .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                                        ee_policy=ExtensionPolicy.permit_all())
+                    .build_client_verifier())
+        try:
+            chain = verifier.verify(certificate, list(intermediates)).chain
+        except (VerificationError, ValueError, TypeError):
+            return None
+        return chain[1] if len(chain) > 1 else None
 
     def _revoked(self, certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
         key = issuer.public_key()

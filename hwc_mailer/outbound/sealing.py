@@ -70,6 +70,8 @@ class SmimeSealer:
         private = serialization.load_pem_private_key(key, password=None)
         if not isinstance(private, rsa.RSAPrivateKey):
             raise ValueError("the Leerplicht S/MIME key must be RSA")
+        if private.public_key() != certificates[0].public_key():
+            raise ValueError("smime.key does not belong to smime.certificate (the first certificate in the file)")
         self._certificate, self._intermediates, self._key = certificates[0], certificates[1:], private
 
     def seal(self, notice: Notice) -> EmailMessage:
@@ -81,7 +83,7 @@ class SmimeSealer:
         envelope = pkcs7.PKCS7EnvelopeBuilder().set_data(signed).set_content_encryption_algorithm(
             algorithms.AES256)
         for certificate in notice.certificates:
-            envelope = envelope.add_recipient(x509.load_pem_x509_certificate(certificate.encode("ascii")))
+            envelope = envelope.add_recipient(x509.load_pem_x509_certificates(certificate.encode())[0])
         message = _outer(notice)
         message.set_content(envelope.encrypt(serialization.Encoding.DER, []), maintype="application",
                             subtype="pkcs7-mime", params={"smime-type": "enveloped-data", "name": "smime.p7m"},
@@ -90,7 +92,9 @@ class SmimeSealer:
 
 
 class GatewaySealer:
-    """The notice as its text, marked for the gateway: the gateway, under its processor agreement, encrypts it."""
+    """The notice's text, marked for the gateway: the gateway, under its processor agreement, encrypts it. The
+    subject stays the generic one (a gateway may leave the subject in clear); the marker is set last, so nothing
+    the content sets can take it away, and checked."""
 
     profile = "gateway"
 
@@ -101,12 +105,14 @@ class GatewaySealer:
     def seal(self, notice: Notice) -> EmailMessage:
         inner = email.message_from_bytes(notice.inner, policy=SMTP)
         assert isinstance(inner, EmailMessage)
-        subject = str(inner["Subject"])
-        message = _outer(notice, subject=f"{self._subject_tag} {subject}" if self._subject_tag else subject)
+        generic = dict(notice.headers)["Subject"]
+        message = _outer(notice, subject=f"{self._subject_tag} {generic}" if self._subject_tag else generic)
+        message.set_content(inner.get_content(), subtype="plain", charset="utf-8", cte="quoted-printable")
         if self._header is not None:
             name, _, value = self._header.partition(":")
             message[name] = value.strip()
-        message.set_content(inner.get_content(), subtype="plain", charset="utf-8", cte="quoted-printable")
+            if message.get_all(name) != [value.strip()]:
+                raise ValueError(f"the gateway marker {name} did not survive composing the mail")
         return message
 
 

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 import structlog
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from ..domain.reasons import Disposition, Reason
 from ..domain.text import normalise_address
@@ -48,7 +49,7 @@ from ..edges.protocols import (
     Store,
     Transport,
 )
-from ..errors import MailboxUnavailable, TransportRejected, TransportUnavailable
+from ..errors import HwcError, MailboxUnavailable, TransportRejected, TransportUnavailable
 from ..outbound.notice import ALERT, Notice, Templates, envelope, plain, protected
 from ..outbound.sealing import PgpMimeSealer, Sealer, SmimeSealer
 from ..settings.config import Settings
@@ -71,6 +72,16 @@ KINDS = {Reason.LOGIN_REFUSED: "login", Reason.LOGIN_SECRET_EXPIRING: "login", R
          Reason.DELAYED: "delay", Reason.DELIVERED_LATE: "delay", Reason.HELD_EXPIRING: "retention",
          Reason.BOUNCED: "bounce", Reason.REPLY_SENT: "finished", Reason.REPLY_DISCARDED: "finished",
          Reason.REPLY_UNAUTHENTIC: "reply", Reason.REPLY_NO_KEY: "reply", Reason.REPLY_NO_REFERENCE: "reply"}
+
+
+def smime_signer(certificates: Certificates) -> SmimeSealer | str:
+    """S/MIME sealing with the Leerplicht certificate, or why it cannot be made (logged): then S/MIME contacts and
+    officers count as unusable, and officers are told, rather than every signal failing."""
+    try:
+        return SmimeSealer(*certificates.signer())
+    except (HwcError, ValueError, TypeError, UnsupportedAlgorithm) as error:
+        log.error("smime-signer-unusable", error=str(error))
+        return f"smime: the Leerplicht certificate and key cannot sign: {error}"
 
 
 @dataclass(frozen=True)
@@ -280,7 +291,7 @@ class Alerter:
         otherwise, and then it holds no personal data."""
         if officer.certificate is not None:
             state = (self._certificates.inspect(officer.certificate, officer.email, self._now()).state
-                     if self._certificates is not None else KeyState.missing)
+                     if self._certificates is not None and self._can_sign() else KeyState.missing)
         elif officer.fingerprint is not None:
             state = self._outbound.key_state(officer.fingerprint, officer.email)
         else:
@@ -291,8 +302,15 @@ class Alerter:
         return True
 
     def _sealer(self, profile: Profile) -> Sealer:
-        """PGP/MIME, or S/MIME with the Leerplicht certificate (its key read once, when first needed)."""
-        if profile not in self._sealers:
-            assert self._certificates is not None, "an smime officer needs smime in the service file"
-            self._sealers[profile] = SmimeSealer(*self._certificates.signer())
+        """PGP/MIME, or S/MIME with the Leerplicht certificate (made by `_can_sign` before any S/MIME officer is
+        counted as usable)."""
         return self._sealers[profile]
+
+    def _can_sign(self) -> bool:
+        """Whether S/MIME alerts can be signed: otherwise an S/MIME officer gets the plain alert, naming no one."""
+        if Profile.smime not in self._sealers and self._certificates is not None:
+            signer = smime_signer(self._certificates)
+            if isinstance(signer, str):
+                return False
+            self._sealers[Profile.smime] = signer
+        return Profile.smime in self._sealers

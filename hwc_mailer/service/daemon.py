@@ -11,8 +11,9 @@ message every IMAP step has its deadline (imap.deadline_seconds), and a message
 that kills the daemon is set aside after `limits.max_attempts`, never retried in
 a loop. An outage (IMAP or SMTP down) closes the
 connection and retries with growing pauses; nothing is lost because every
-unfinished message simply stays in the inbox. SIGHUP reloads rules and
-templates, keeping the old ones when the new ones do not load.
+unfinished message simply stays in the inbox. SIGHUP reloads rules,
+templates, the S/MIME CAs and CRLs and the gateways, keeping the old ones when
+the new ones do not load.
 """
 
 import signal
@@ -28,7 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from ..edges.systemd import Notifier
 from ..errors import FolderMissing, HwcError, LoginRefused, Outage
 from .pipeline import Context, Edges
-from .setup import assemble
+from .setup import assemble, with_profiles
 
 log = structlog.get_logger("hwc_mailer.daemon")
 
@@ -127,7 +128,10 @@ class Daemon:
         self._reload_wanted.clear()
         self._notify.reloading()
         try:
-            self.services = assemble(self.edges, self._reload())
+            context = self._reload()
+            edges = with_profiles(self.edges, context.settings)
+            self.services = assemble(edges, context)
+            self.edges = edges
             log.info("reloaded")
         except HwcError as error:
             log.error("reload-failed", error=str(error))

@@ -50,15 +50,21 @@ from ..domain.replies import REFERENCE_ALPHABET, Instruction, Refusal
 from ..domain.routing import Delivery, Routed, route, suggestions
 from ..domain.signal import AgeRange, Signal, parse_signal
 from ..edges.protocols import Certificates, Clock, Keyring, KeyState, Mailbox, Placed, Store, Tally, Transport
-from ..errors import GatewayUnavailable, Outage, RegisterUnavailable, TransportRejected, TransportUnavailable
+from ..errors import (
+    GatewayUnavailable,
+    Outage,
+    RegisterUnavailable,
+    TransportRejected,
+    TransportUnavailable,
+)
 from ..inbound.authenticate import Authentic, authenticate, header_sender, oversized, replying_officer
 from ..inbound.bounces import bounce_of
 from ..inbound.mime import Readable, message_id_of
 from ..outbound.notice import DeliveryKey, Templates, compose_notice, dutch_date, outgoing_message_id
-from ..outbound.sealing import GatewaySealer, PgpMimeSealer, Sealer, SmimeSealer
+from ..outbound.sealing import GatewaySealer, PgpMimeSealer, Sealer
 from ..settings.config import Folders, Settings
 from ..settings.rules import Contact, Officer, Profile, Rules, School
-from .alerts import REPEAT_EVERY, Alert, Alerter
+from .alerts import REPEAT_EVERY, Alert, Alerter, smime_signer
 from .folders import purge_placed, resolve_folders
 from .replies import Finish, answer_alert, officer_schools, read_answer
 
@@ -476,6 +482,7 @@ class Pipeline:
             deliveries += usable
         accepted = edges.store.journal(source).delivered
         sent: list[str] = []
+        waiting: GatewayUnavailable | None = None
         for key, delivery in deliveries:
             message_id = outgoing_message_id(secret, source_id, key, settings.sender.id_domain)
             if message_id not in accepted:
@@ -488,31 +495,42 @@ class Pipeline:
                     count = transport.send(self._sealer(key).seal(notice), notice.recipients, reports=True)
                 except TransportRejected as error:
                     log.error("smtp-rejected", school=delivery.school.code, step=key.token, error=str(error))
-                    done = f"al verstuurd naar {', '.join(sent)}" if sent else "aan geen enkele school verstuurd"
+                    done = (f"al verstuurd naar {', '.join(dict.fromkeys(sent))}" if sent
+                            else "aan geen enkele school verstuurd")
                     return Held(Reason.SMTP_REJECTED, f"geweigerd voor school {delivery.school.code}, {done}")
                 except TransportUnavailable as error:
                     if key.profile != Profile.gateway:
                         raise
-                    raise GatewayUnavailable(key.transport, str(error)) from None
+                    # The other deliveries go first: only what this gateway carries waits.
+                    waiting = waiting or GatewayUnavailable(key.transport, str(error))
+                    continue
                 if key.profile == Profile.gateway:
                     edges.store.retire_alert(gateway_event(key.transport))     # told again when it fails again
                 edges.store.record_delivery(source, message_id, now)
                 log.info("sent", school=delivery.school.code, step=key.profile, count=count,
                          children=len(delivery.children))
             sent.append(delivery.school.code)
+        if waiting is not None:
+            raise waiting
         return Delivered(tuple(dict.fromkeys(sent)), sum(len(delivery.children) for delivery in decision.deliveries))
 
     def _sealer(self, key: DeliveryKey) -> Sealer:
-        """The sealing of a delivery's profile; made once per pipeline (the S/MIME one reads the Leerplicht key)."""
+        """The sealing of a delivery's profile; made once per pipeline."""
         name = key.profile if key.profile != Profile.gateway else f"{key.profile}:{key.transport}"
         if name not in self._sealers:
-            if key.profile == Profile.smime:
-                assert self.edges.certificates is not None, "an smime contact needs smime in the service file"
-                self._sealers[name] = SmimeSealer(*self.edges.certificates.signer())
-            else:
-                gateway = self.context.settings.gateways[key.transport]
-                self._sealers[name] = GatewaySealer(gateway.header, gateway.subject_tag)
+            gateway = self.context.settings.gateways[key.transport]
+            self._sealers[name] = GatewaySealer(gateway.header, gateway.subject_tag)
         return self._sealers[name]
+
+    def _can_sign(self) -> bool:
+        """Whether S/MIME can be signed: the Leerplicht certificate and its key are readable and belong together.
+        When not, S/MIME contacts count as unusable (officers are told) rather than failing every signal."""
+        if Profile.smime.value not in self._sealers and self.edges.certificates is not None:
+            signer = smime_signer(self.edges.certificates)
+            if isinstance(signer, str):
+                return False
+            self._sealers[Profile.smime.value] = signer
+        return Profile.smime.value in self._sealers
 
     def _usable(self, delivery: Delivery[School], now: datetime) -> list[tuple[DeliveryKey, Delivery[School]]]:
         """The school's deliveries by profile (and gateway), each with only the contacts whose key, certificate or
@@ -538,7 +556,7 @@ class Pipeline:
     def _contact_state(self, contact: Contact, now: datetime) -> KeyState:
         if contact.profile is Profile.smime:
             certificates = self.edges.certificates
-            if certificates is None or contact.certificate is None:
+            if certificates is None or contact.certificate is None or not self._can_sign():
                 return KeyState.missing
             return certificates.inspect(contact.certificate, contact.email, now).state
         if contact.profile is Profile.gateway:

@@ -1,7 +1,7 @@
 """Wiring: the real edges and the loaded configuration, put together once for the CLI and the daemon."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -159,9 +159,15 @@ def open_edges(settings: Settings) -> Edges:
     trust_files(settings)
     inbound, outbound = keyrings(settings)
     mailbox, transport = servers(settings)
-    return Edges(mailbox=mailbox, inbound=inbound, outbound=outbound, transport=transport, store=open_store(settings),
-                 certificates=CertificateBook(settings.smime) if settings.smime is not None else None,
-                 gateways=gateways(settings))
+    return with_profiles(Edges(mailbox=mailbox, inbound=inbound, outbound=outbound, transport=transport,
+                               store=open_store(settings)), settings)
+
+
+def with_profiles(edges: Edges, settings: Settings) -> Edges:
+    """The edges with the S/MIME certificates (CAs, CRLs) and the gateways of `settings`: read again on SIGHUP, so a
+    new CRL or gateway is used without a restart."""
+    return replace(edges, certificates=CertificateBook(settings.smime) if settings.smime is not None else None,
+                   gateways=gateways(settings))
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,11 @@ class Smtp(Server):
     port: int = Field(465, ge=1, le=65535)
 
 
+# Headers the mail is made of: a gateway marker may not be one of them (nor any Content-*).
+STRUCTURAL_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id", "reply-to", "sender",
+                                "mime-version", "received", "return-path", "in-reply-to", "references"})
+
+
 class Gateway(Server):
     """A secure-mail gateway (Zivver's Mail Submission and the like) that takes a notice in clear over verified TLS
     and encrypts and delivers it itself: trusted with the content, so only under a processor agreement."""
@@ -109,7 +114,7 @@ class Gateway(Server):
     tls: TlsMode = TlsMode.starttls
     username: str
     password: Secret
-    header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,76}: ?[^\s][^\r\n]{0,200}$",
+    header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,76}: ?[\x21-\x7e][\x20-\x7e]{0,200}$",
                                description='"Name: value": the header the gateway reads as "send securely"')
     subject_tag: str | None = Field(None, min_length=1, max_length=40, pattern=r"^[^\r\n]+$",
                                     description="put before the subject, where the gateway looks for it instead")
@@ -120,6 +125,10 @@ class Gateway(Server):
     def _marked(self) -> "Gateway":
         if self.header is None and self.subject_tag is None:
             raise ValueError("give header or subject_tag: how the gateway knows to send the mail securely")
+        name = (self.header or "").partition(":")[0].lower()
+        if name in STRUCTURAL_HEADERS or name.startswith("content-"):
+            raise ValueError(f"header {name!r} is one the daemon writes itself; the marker must be a header of its "
+                             "own, such as X-Secure-Mail")
         return self
 
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from hwc_mailer.edges.certificates import CertificateBook
 from hwc_mailer.edges.protocols import KeyState
+from hwc_mailer.outbound.sealing import SmimeSealer
 from hwc_mailer.settings.config import Secret, Smime
 from hwc_mailer.settings.rules import Contact, Officer, Profile, certificate_digest
 from lab.smime import SmimeLab
@@ -43,6 +44,23 @@ def test_a_certificate_of_another_ca_is_untrusted_and_garbage_is_missing(lab: Sm
     assert book(lab).inspect(stranger.certificate.decode(), ADDRESS, now).state is KeyState.untrusted
     assert book(lab).inspect("-----BEGIN CERTIFICATE-----\nnonsense\n-----END CERTIFICATE-----\n", ADDRESS,
                              now).state is KeyState.missing
+
+
+def test_a_path_only_through_real_cas_holds(lab: SmimeLab) -> None:
+    """Anyone with a certificate from the CA could otherwise issue one for any school address."""
+    now = datetime.now(UTC)
+    holder = lab.issue("someone@elsewhere.example.nl")
+    forged = lab.issue(ADDRESS, issuer=holder)
+    assert book(lab).inspect((forged.certificate + holder.certificate).decode(), ADDRESS, now).state \
+        is KeyState.untrusted
+    assert book(lab).inspect(lab.issue(ADDRESS, ca=True).certificate.decode(), ADDRESS, now).state \
+        is KeyState.untrusted
+
+
+def test_the_leerplicht_key_must_belong_to_its_certificate(lab: SmimeLab) -> None:
+    mine, other = lab.issue("leerplicht@maastricht.example.nl"), lab.issue("leerplicht@maastricht.example.nl")
+    with pytest.raises(ValueError, match="does not belong"):
+        SmimeSealer(mine.certificate, other.key)
 
 
 def test_a_revoked_certificate_is_revoked_only_by_its_issuers_crl(lab: SmimeLab, tmp_path: Path) -> None:

@@ -324,6 +324,8 @@ def test_gateways_and_smime_take_their_paths_from_the_service_file(tmp_path: Pat
     ('    processor_agreement: "VO-2026-03"\n', "", "processor_agreement"),
     ('"X-Secure-Mail: encrypt"', '"X-Secure-Mail: a\\r\\nBcc: x@evil.example"', "header"),
     ('"X-Secure-Mail: encrypt"', '"X-Secure-Mail: a\\rBcc: x@evil.example"', "header"),
+    ('"X-Secure-Mail: encrypt"', '"Content-Class: secure"', "one the daemon writes itself"),
+    ('"X-Secure-Mail: encrypt"', '"Bcc: x@evil.example"', "one the daemon writes itself"),
 ])
 def test_a_gateway_says_how_it_is_marked_and_under_which_agreement(tmp_path: Path, old: str, new: str,
                                                                    problem: str) -> None:
