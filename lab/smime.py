@@ -64,12 +64,12 @@ class SmimeLab:
 
     def issue(self, address: str, *, valid_from: timedelta = -ONE_DAY, valid_for: timedelta = 365 * ONE_DAY,
               elliptic: bool = False, encipherment: bool = True, name: str | None = None,
-              issuer: Issued | None = None, ca: bool = False) -> Issued:
+              issuer: Issued | None = None, ca: bool = False, bits: int = 2048) -> Issued:
         """A certificate for `address` (subjectAltName rfc822Name), from now + `valid_from` for `valid_for`; signed
         by the CA, or by `issuer` (whatever that is: a forger's try), with basicConstraints CA:TRUE when `ca`."""
         key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
             ec.generate_private_key(ec.SECP256R1()) if elliptic
-            else rsa.generate_private_key(public_exponent=65537, key_size=2048))
+            else rsa.generate_private_key(public_exponent=65537, key_size=bits))
         start = datetime.now(UTC) + valid_from
         serial = x509.random_serial_number()
         signer_key: rsa.RSAPrivateKey = self._ca_key

@@ -57,6 +57,11 @@ def test_a_path_only_through_real_cas_holds(lab: SmimeLab) -> None:
         is KeyState.untrusted
 
 
+def test_a_short_rsa_key_is_weak(lab: SmimeLab) -> None:
+    short = lab.issue(ADDRESS, bits=1024)
+    assert book(lab).inspect(short.certificate.decode(), ADDRESS, datetime.now(UTC)).state is KeyState.weak
+
+
 def test_the_leerplicht_key_must_belong_to_its_certificate(lab: SmimeLab) -> None:
     mine, other = lab.issue("leerplicht@maastricht.example.nl"), lab.issue("leerplicht@maastricht.example.nl")
     with pytest.raises(ValueError, match="does not belong"):
