@@ -27,11 +27,12 @@ from .domain.reasons import Disposition
 from .domain.routing import Delivery
 from .domain.routing import route as route_signal
 from .domain.signal import AgeRange, Signal, age_on, parse_signal
+from .edges.files import instance_lock
 from .edges.login import secret_expiry
 from .edges.protocols import KeyState
 from .edges.register import read_info
 from .edges.systemd import Notifier
-from .errors import ConfigError, FolderMissing, HwcError, LoginRefused, Outage, RulesError
+from .errors import AlreadyRunning, ConfigError, FolderMissing, HwcError, LoginRefused, Outage, RulesError
 from .service.alerts import smime_signer
 from .service.daemon import Daemon
 from .service.folders import resolve_folders
@@ -108,7 +109,7 @@ def _fail(error: HwcError) -> NoReturn:
 @click.pass_obj
 def once(invocation: Invocation) -> None:
     """Process what is waiting in the inbox, then exit."""
-    with opened(invocation) as (_, context, edges):
+    with opened(invocation) as (_, context, edges), alone(context.settings):
         services = assemble(edges, context)
         try:
             services.maintenance.on_time()
@@ -148,7 +149,7 @@ def _summary(outcomes: Sequence[Outcome]) -> str:
 @click.pass_obj
 def run(invocation: Invocation) -> None:
     """The daemon: wait with IDLE (polling as a safety net) and process mail as it arrives."""
-    with opened(invocation) as (_, context, edges):
+    with opened(invocation) as (_, context, edges), alone(context.settings):
         daemon = Daemon(edges, context, reload=lambda: load_context(_settings(invocation), utc_now),
                         notifier=Notifier())
         daemon.install_signal_handlers()
@@ -157,6 +158,18 @@ def run(invocation: Invocation) -> None:
         except FolderMissing as error:      # the admin must fix it: systemd does not restart on exit 2
             log.error("stopped", error=str(error))
             _fail(error)
+
+
+@contextmanager
+def alone(settings: Settings) -> Iterator[None]:
+    """The one instance on this state dir, or exit 1 (a second one is not a broken configuration: it may be a
+    `once` that is about to end, and systemd restarts a daemon that exits 1)."""
+    try:
+        with instance_lock(settings.state_dir):
+            yield
+    except AlreadyRunning as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
 
 
 @main.command()

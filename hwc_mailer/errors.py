@@ -5,6 +5,7 @@
      │    └── FolderMissing    a folder it names is not on the IMAP server
      ├── RulesError            the routing rules are unusable (file, line, column)
      ├── TemplateError         a template cannot be loaded or rendered
+     ├── AlreadyRunning        another run or once holds the state dir
      ├── Outage                retry later: the message stays where it is, nothing is lost
      │    ├── MailboxUnavailable    IMAP server unreachable or TLS failed
      │    │    └── MailboxLoginRefused    ... and LoginRefused: the IMAP login or its token was refused
@@ -62,6 +63,10 @@ class Outage(HwcError):
 
 class MailboxUnavailable(Outage):
     pass
+
+
+class AlreadyRunning(HwcError):
+    """Another `run` or `once` holds this state dir: two passes over one mailbox would race for the same mail."""
 
 
 class TransportUnavailable(Outage):

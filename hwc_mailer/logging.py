@@ -5,9 +5,14 @@ ids, codes and counts survive, whatever a call site passes. Exceptions are
 rendered as type and frames only, never locals and never the message of a
 foreign exception (a library may echo a line of the signal in it). Library log
 records keep only their unformatted message template, never its arguments.
+
+Under systemd (JOURNAL_STREAM set, stderr going to the journal) each line starts
+with its syslog priority as sd-daemon(3) prescribes (`<3>` for an error), so
+`journalctl -p err` shows the errors.
 """
 
 import logging
+import os
 import sys
 import traceback
 from collections.abc import MutableMapping
@@ -80,9 +85,33 @@ class _TemplateOnly(logging.Handler):
         structlog.get_logger(record.name).log(record.levelno, str(record.msg), logger=record.name)
 
 
-def configure(stream: TextIO | None = None, level: int = logging.INFO) -> None:
+# sd-daemon(3) priorities by structlog method name.
+PRIORITIES = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4, "info": 6, "debug": 7}
+
+
+_JSON = structlog.processors.JSONRenderer()
+
+
+def _with_priority(logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
+    line = _JSON(logger, method, event)
+    return f"<{PRIORITIES.get(method, 6)}>{line.decode() if isinstance(line, bytes) else line}"
+
+
+def to_journal() -> bool:
+    """Whether stderr is the journal's stream: systemd sets JOURNAL_STREAM to its device and inode."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        found = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return expected == f"{found.st_dev}:{found.st_ino}"
+
+
+def configure(stream: TextIO | None = None, level: int = logging.INFO, journal: bool | None = None) -> None:
+    """`journal`: prefix each line with its priority; by default when stderr is the journal's stream."""
+    prefixed = to_journal() if journal is None and stream is None else bool(journal)
     structlog.configure(
-        processors=[*processors(), structlog.processors.JSONRenderer()],
+        processors=[*processors(), _with_priority if prefixed else _JSON],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,

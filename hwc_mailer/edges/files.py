@@ -14,15 +14,18 @@ that lets anyone else read it is not.
 """
 
 import errno
+import fcntl
 import os
 import pwd
 import secrets
 import shlex
 import stat
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import AlreadyRunning, ConfigError
 
 PRIVATE = 0o077                   # the permission bits of group and others: none may be set
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
@@ -194,3 +197,22 @@ def _only_we_may_read(descriptor: int) -> bool:
                                                                      and permissions):
             return False
     return True
+
+
+@contextmanager
+def instance_lock(state_dir: Path) -> Iterator[None]:
+    """One `run` or `once` per state dir at a time: an exclusive lock on its lock file, held until the end. The lock
+    goes with the process, so a crash never leaves it behind. Two state dirs on one mailbox are not protected."""
+    path = state_dir / "hwc-mailer.lock"
+    private_directory(state_dir, "state dir")
+    private_file(path, "lock file")
+    descriptor = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(f"another hwc-mailer run or once is using {state_dir}; stop it first (systemctl "
+                                 "stop hwc-mailer), or wait for it to finish") from None
+        yield
+    finally:
+        os.close(descriptor)

@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 
 from hwc_mailer.domain.outcomes import Delivered, Held
 from hwc_mailer.domain.reasons import Reason
+from hwc_mailer.edges.files import instance_lock
 from hwc_mailer.settings.config import TlsMode, load_settings
 from lab.dovecot import Dovecot
 from lab.tls import LabTls
@@ -184,3 +185,17 @@ def test_sighup_with_broken_rules_keeps_the_old_ones_and_the_daemon_running(run:
     assert "rules.yaml" in child.lines[failed]
     assert child.events("stopped")
     assert_no_personal_data([child.output], run.written)
+
+
+def test_a_second_instance_on_the_same_state_dir_refuses_to_start(run: Run) -> None:
+    world = run.world
+    world.deliver_signal(world.signal_mail(sample_signal([TIM])))
+    state = load_settings(run.config).state_dir
+    with instance_lock(state):
+        refused = run.cli("once")
+    assert refused.returncode == 1
+    assert f"another hwc-mailer run or once is using {state}" in refused.stderr
+    assert len(world.dovecot.messages(OFFICE)) == 1, "the refused one touched nothing"
+    done = run.cli("once")
+    assert done.returncode == 0, done.stderr
+    assert world.dovecot.messages(OFFICE) == []

@@ -148,3 +148,18 @@ def test_a_library_exception_record_carries_no_traceback_text(output: io.StringI
     record = only_record(output)
     assert record["event"] == "fetch failed"
     assert "Jan Jansen" not in output.getvalue()
+
+
+def test_under_systemd_each_line_carries_its_journald_priority() -> None:
+    stream = io.StringIO()
+    hwc_logging.configure(stream=stream, journal=True)
+    try:
+        log = structlog.get_logger("test")
+        log.error("smtp-rejected", school="12AB00")
+        log.warning("held")
+        log.info("sent")
+    finally:
+        hwc_logging.configure()
+    lines = stream.getvalue().splitlines()
+    assert [line[:3] for line in lines] == ["<3>", "<4>", "<6>"]
+    assert json.loads(lines[0][3:])["school"] == "12AB00"
