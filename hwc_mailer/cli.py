@@ -90,6 +90,7 @@ def opened(invocation: Invocation) -> Iterator[tuple[Settings, Context, Edges]]:
 
 
 @click.group()
+@click.version_option(package_name="hwc-mailer", message="hwc-mailer %(version)s")
 @click.option("--config", "-c", "config", type=click.Path(path_type=Path), envvar="HWC_MAILER_CONFIG",
               default=DEFAULT_CONFIG, show_default=True, help="service file (env HWC_MAILER_CONFIG)")
 @click.pass_context

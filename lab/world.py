@@ -149,7 +149,6 @@ sender:
   address: {OFFICE}
   name: Leerplicht Maastricht-Heuvelland
 rules: rules.yaml
-templates: {REPO / 'templates'}
 state_dir: {state_dir or etc.parent / 'state'}
 """)
         if register:

@@ -26,6 +26,8 @@ from ..errors import TemplateError
 from ..settings.config import Sender
 from ..settings.rules import School
 
+# The Dutch templates shipped in the package: used unless the service file names a directory of its own.
+PACKAGED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NOTICE = "school_notice"
 ALERT = "officer_alert"
 

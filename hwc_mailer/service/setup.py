@@ -17,7 +17,7 @@ from ..edges.register import RegisterIndex
 from ..edges.smtp import SmtpTransport
 from ..edges.store import SqlStore
 from ..errors import ConfigError
-from ..outbound.notice import Templates
+from ..outbound.notice import PACKAGED_TEMPLATES, Templates
 from ..settings.config import Secret, Settings
 from ..settings.rules import Profile, Rules, load_rules
 from .alerts import Alerter
@@ -117,7 +117,7 @@ def load_context(settings: Settings, now: Clock) -> Context:
     rules = load_rules(settings.rules)
     if problems := profile_problems(settings, rules):
         raise ConfigError("\n".join(f"{settings.rules}: {problem}" for problem in problems))
-    return Context(settings=settings, rules=rules, templates=Templates(settings.templates),
+    return Context(settings=settings, rules=rules, templates=Templates(settings.templates or PACKAGED_TEMPLATES),
                    secret=state_secret(settings.state_dir), now=now, register=register_of(settings, now))
 
 

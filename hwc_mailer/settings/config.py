@@ -405,7 +405,8 @@ class Settings(Strict):
     gpg: Gpg
     sender: Sender
     rules: Path = Path("rules.yaml")
-    templates: Path = Path("templates")
+    templates: Path | None = Field(None, description="a directory with the admin's own templates; the Dutch ones "
+                                                     "shipped in the package by default")
     state_dir: Path = Path("/var/lib/hwc-mailer")
     database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in state_dir by default")
     ages: Ages = Ages()

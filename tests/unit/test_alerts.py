@@ -14,7 +14,7 @@ from hwc_mailer.edges.gpg import GpgKeyring
 from hwc_mailer.edges.protocols import AlertKind
 from hwc_mailer.edges.store import SqlStore
 from hwc_mailer.errors import LoginRefused, TransportRejected, TransportUnavailable
-from hwc_mailer.outbound.notice import Templates
+from hwc_mailer.outbound.notice import PACKAGED_TEMPLATES, Templates
 from hwc_mailer.service.alerts import JUNK, Alert, Alerter
 from hwc_mailer.settings.config import Settings
 from hwc_mailer.settings.rules import Rules
@@ -97,7 +97,7 @@ def make(tmp_path: Path, clock: Clock, transport: RecordingTransport) -> Make:
             "trusted_senders": [{"name": "VT", "addresses": ["hwc@vt.example.nl"], "fingerprints": ["B" * 40]}],
             "officers": [{"name": f"Officer {index}", "email": email} for index, email in enumerate(officers)],
         })
-        return Alerter(settings, rules, Templates(REPO / "templates"), GpgKeyring(tmp_path), transport, store,
+        return Alerter(settings, rules, Templates(PACKAGED_TEMPLATES), GpgKeyring(tmp_path), transport, store,
                        clock)
 
     return alerter

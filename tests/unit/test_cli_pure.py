@@ -1,5 +1,6 @@
 """The two pure commands: `rules check` and the `route` dry run. They send nothing and write nothing."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,6 @@ smtp: {{host: mail.example.nl}}
 gpg: {{inbound_home: {tmp_path}/in, outbound_home: {tmp_path}/out, key_fingerprint: "{'A' * 40}"}}
 sender: {{address: leerplicht@maastricht.example.nl}}
 rules: {RULES}
-templates: {REPO / 'templates'}
 state_dir: {tmp_path}/state
 """)
     return path
@@ -118,3 +118,8 @@ def test_route_of_a_signal_without_the_code_words(config: Path) -> None:
     code, output = invoke(config, "route", "-", stdin="Naam: Noor Janssen\nGeboortedatum: 14-03-2017\n")
     assert code == 1
     assert "would be held: manual:not-hwc" in output
+
+
+def test_version_names_the_installed_release(config: Path) -> None:
+    code, output = invoke(config, "--version")
+    assert code == 0 and re.fullmatch(r"hwc-mailer \d+\.\d+\.\d+\S*\n", output), output

@@ -13,12 +13,12 @@ import pytest
 from hwc_mailer.domain.routing import Delivery
 from hwc_mailer.domain.signal import Child
 from hwc_mailer.errors import TemplateError
-from hwc_mailer.outbound.notice import DeliveryKey, Templates, compose_notice, outgoing_message_id
+from hwc_mailer.outbound.notice import PACKAGED_TEMPLATES, DeliveryKey, Templates, compose_notice, outgoing_message_id
 from hwc_mailer.outbound.sealing import pgp_mime
 from hwc_mailer.settings.config import Sender
 from hwc_mailer.settings.rules import Contact, School
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = PACKAGED_TEMPLATES
 NOW = datetime(2024, 9, 16, 23, 40, tzinfo=UTC)
 ARMORED = b"-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA0xxxxxxxxxx\r\n-----END PGP MESSAGE-----\r\n"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hwc_mailer.errors import ConfigError
+from hwc_mailer.outbound.notice import PACKAGED_TEMPLATES
 from hwc_mailer.settings.config import Secret, Settings, load_settings
 
 FINGERPRINT = "0123456789ABCDEF0123456789ABCDEF01234567"
@@ -105,11 +106,13 @@ def test_absolute_paths_are_kept(tmp_path: Path) -> None:
     assert settings.gpg.inbound_home == Path("/srv/gnupg-in")
 
 
-def test_defaults_for_rules_and_templates_are_next_to_the_service_file(tmp_path: Path) -> None:
+def test_the_rules_default_to_beside_the_service_file_and_the_templates_to_the_packaged_ones(
+        tmp_path: Path) -> None:
     text = edited("rules: rules.yaml\ntemplates: templates\n", "")
     settings = load_settings(write(tmp_path, text))
     assert settings.rules == tmp_path.resolve() / "rules.yaml"
-    assert settings.templates == tmp_path.resolve() / "templates"
+    assert settings.templates is None
+    assert {path.name for path in PACKAGED_TEMPLATES.iterdir()} >= {"school_notice.txt.j2", "officer_alert.txt.j2"}
 
 
 def test_the_database_is_sqlite_in_the_state_dir_by_default(tmp_path: Path) -> None:

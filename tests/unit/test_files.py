@@ -76,7 +76,6 @@ smtp: {{host: 127.0.0.1, port: 9, username: lp@example.nl, password: {{file: pas
 gpg: {{inbound_home: {root}/in, outbound_home: {root}/out, key_fingerprint: "{'A' * 40}"}}
 sender: {{address: leerplicht@maastricht.example.nl}}
 rules: {REPO / 'rules' / 'maastricht-heuvelland.yaml'}
-templates: {REPO / 'templates'}
 state_dir: {root}/state
 register: {{key: {{file: register.key}}}}
 """ + (f"database_url: {database_url}\n" if database_url else ""))

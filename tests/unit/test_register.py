@@ -163,7 +163,6 @@ smtp: {{host: mail.example.nl}}
 gpg: {{inbound_home: {directory}/in, outbound_home: {directory}/out, key_fingerprint: "{'A' * 40}"}}
 sender: {{address: leerplicht@maastricht.example.nl}}
 rules: {RULES_FILE}
-templates: {REPO / 'templates'}
 state_dir: {directory.parent}/state
 {register}""", encoding="utf-8")
     return config
