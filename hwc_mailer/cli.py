@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import resource
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 import click
 import structlog
@@ -175,9 +177,17 @@ def alone(settings: Settings) -> Iterator[None]:
 
 @main.command()
 @click.option("--offline", is_flag=True, help="skip the connections to the IMAP and SMTP servers")
+@click.option("--addresses", is_flag=True, help="print the unit's IPAddressAllow= drop-in for the configured servers "
+                                                "and exit")
 @click.pass_obj
-def check(invocation: Invocation, offline: bool) -> None:
+def check(invocation: Invocation, offline: bool, addresses: bool) -> None:
     """Validate config, rules, templates and keys, and try the servers."""
+    if addresses:
+        try:
+            click.echo(address_drop_in(_settings(invocation)), nl=False)
+        except HwcError as error:
+            _fail(error)
+        return
     try:
         unsafe = file_problems(_settings(invocation))
     except HwcError as error:
@@ -199,6 +209,27 @@ def check(invocation: Invocation, offline: bool) -> None:
         problems += server_problems(settings)
     click.echo(f"{len(problems)} problem(s)" if problems else "ok: config, rules, templates and keys are usable")
     sys.exit(1 if problems else 0)
+
+
+def address_drop_in(settings: Settings) -> str:
+    """A systemd drop-in that lets the daemon reach exactly its servers (the unit denies every other address): the
+    addresses the host names resolve to now. Microsoft 365 and other OAuth2 providers serve from changing ranges:
+    then list the provider's published ranges instead (docs/install.md)."""
+    hosts = [settings.imap.host, settings.smtp.host, *(gateway.host for gateway in settings.gateways.values())]
+    if settings.login.token_url is not None:
+        hosts.append(urlsplit(settings.login.token_url).hostname or "")
+    elif settings.login.uses_tokens:
+        hosts.append(settings.login.authority_host.split(":")[0])
+    found: dict[str, None] = {}
+    for host in hosts:
+        try:
+            for *_, address in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP):
+                found[str(address[0])] = None
+        except (OSError, UnicodeError) as error:
+            raise ConfigError(f"{host} does not resolve ({error}); fix the host name first") from None
+    lines = ["# hwc-mailer check --addresses: the configured servers, as they resolve now", "[Service]",
+             *(f"IPAddressAllow={address}" for address in found)]
+    return "\n".join(lines) + "\n"
 
 
 def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str]:

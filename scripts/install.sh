@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need on Debian 12: Dovecot (IMAP + LMTP),
-# GnuPG, OpenSSL, a Python virtualenv in .venv with hwc-mailer and its test tools
+# GnuPG, OpenSSL, systemd's tools (systemd-analyze checks the shipped units offline;
+# systemd need not run), a Python virtualenv in .venv with hwc-mailer and its test tools
 # (pytest, ruff, mypy, import-linter: the `test` extras in pyproject.toml).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(dovecot-imapd dovecot-lmtpd gnupg openssl python3-venv)
+packages=(dovecot-imapd dovecot-lmtpd gnupg openssl python3-venv systemd)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

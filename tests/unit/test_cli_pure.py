@@ -123,3 +123,24 @@ def test_route_of_a_signal_without_the_code_words(config: Path) -> None:
 def test_version_names_the_installed_release(config: Path) -> None:
     code, output = invoke(config, "--version")
     assert code == 0 and re.fullmatch(r"hwc-mailer \d+\.\d+\.\d+\S*\n", output), output
+
+
+def test_check_addresses_writes_the_units_allow_list_for_the_configured_servers(tmp_path: Path) -> None:
+    """Address literals only: nothing here may ask a name server."""
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""\
+imap: {{host: 127.0.0.1, username: lp@example.nl, password: {{env: NOT_SET}}}}
+smtp: {{host: 127.0.0.2}}
+gpg: {{inbound_home: {tmp_path}/in, outbound_home: {tmp_path}/out, key_fingerprint: "{'A' * 40}"}}
+sender: {{address: leerplicht@maastricht.example.nl}}
+rules: {RULES}
+state_dir: {tmp_path}/state
+gateways:
+  securemail: {{host: "::1", username: lp, password: {{env: NOT_SET}}, header: "X-Secure: yes",
+               processor_agreement: VO-1}}
+""")
+    code, output = invoke(path, "check", "--addresses")
+    assert code == 0, output
+    assert output.splitlines()[1:] == ["[Service]", "IPAddressAllow=127.0.0.1", "IPAddressAllow=127.0.0.2",
+                                       "IPAddressAllow=::1"]
+    assert not (tmp_path / "state").exists()
