@@ -415,9 +415,19 @@ class ImapMailbox(LoggingIn):
             with self._boundary(doing, limited=False):
                 deadline = time.monotonic() + seconds
                 while not stop() and time.monotonic() < deadline:
-                    responses = client.idle_check(timeout=min(CHECK_STOP_EVERY, max(0.0, deadline - time.monotonic())))
+                    wait = min(CHECK_STOP_EVERY, max(0.0, deadline - time.monotonic()))
+                    started = time.monotonic()
+                    responses = client.idle_check(timeout=wait)
                     if any(_is_new_mail(response) for response in responses):
                         break
+                    # The server said goodbye (a restart, a kicked session) or the socket reached its end: an
+                    # empty answer long before the timeout is imapclient's way of saying EOF. Noticed now, not
+                    # at the end of the IDLE period: the daemon reconnects at once.
+                    if any(_is_goodbye(response) for response in responses) or (
+                            not responses and time.monotonic() - started < wait / 2):
+                        self._drop()
+                        raise MailboxUnavailable(f"{self.where}: the server closed the connection while waiting "
+                                                 "for mail; reconnecting")
         finally:
             current = self._client
             if current is not None and current is client:     # not dropped by an error: leave IDLE
@@ -430,6 +440,10 @@ def _expunge(client: IMAPClient, uids: Sequence[int]) -> None:
     """Exactly these messages, never others someone else flagged \\Deleted."""
     client.add_flags(list(uids), [b"\\Deleted"], silent=True)
     client.uid_expunge(list(uids))
+
+
+def _is_goodbye(response: Any) -> bool:
+    return isinstance(response, tuple) and len(response) >= 1 and response[0] == b"BYE"
 
 
 def _is_new_mail(response: Any) -> bool:

@@ -33,7 +33,9 @@ from .setup import assemble, with_profiles
 
 log = structlog.get_logger("hwc_mailer.daemon")
 
-MAX_BACKOFF = 300.0
+# The longest pause between reconnects in an outage: short, so waiting signals go out within seconds of its end
+# (a refused login has its own pause of minutes, login.retry_minutes).
+MAX_BACKOFF = 15.0
 # The clock's chores (escalation, delays, retention) run at most this often, and at least once per wait: the
 # longest wait is min(idle_seconds, poll_seconds).
 TICK_SECONDS = 60.0

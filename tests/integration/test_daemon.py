@@ -148,6 +148,23 @@ def test_idle_wakes_the_daemon_well_inside_one_idle_period(run: Run) -> None:
     assert_no_personal_data([child.output], run.written)
 
 
+def test_a_kicked_session_is_noticed_at_once_and_a_signal_after_it_goes_out_well_inside_one_idle_period(
+        run: Run) -> None:
+    """A Dovecot restart or a kicked session says BYE and closes: the daemon reconnects at once instead of finding
+    out when the IDLE period runs out, so a signal that arrives then is not kept waiting."""
+    world = run.world
+    config = world.write_config(run.directory / "etc-kick", state_dir=run.directory / "state",
+                                idle_seconds=IDLE_SECONDS, poll_seconds=IDLE_SECONDS)
+    with daemon(run, config) as child:
+        child.await_event("ready")
+        world.dovecot.kick(OFFICE)
+        child.await_event("outage", timeout=IDLE_SECONDS / 3)
+        world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
+        assert eventually(lambda: every_school_has_mail(world), timeout=IDLE_SECONDS / 2), \
+            "the dropped connection was noticed only when the IDLE period ran out"
+        assert child.terminate() == 0
+
+
 def test_sighup_loads_rules_that_know_a_new_school(run: Run) -> None:
     world = run.world
     rules = run.directory / "etc" / "rules.yaml"
