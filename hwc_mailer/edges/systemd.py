@@ -24,8 +24,8 @@ class Notifier:
             sock.connect(target)
             sock.sendall(state.encode())
 
-    def ready(self) -> None:
-        self._send("READY=1\nSTATUS=watching the inbox")
+    def ready(self, status: str = "watching the inbox") -> None:
+        self._send(f"READY=1\nSTATUS={status}")
 
     def reloading(self) -> None:
         self._send(f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")

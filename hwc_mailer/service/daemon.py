@@ -19,6 +19,7 @@ the new ones do not load.
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from types import FrameType
 
@@ -26,10 +27,11 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from ..domain.outcomes import Outcome
 from ..edges.systemd import Notifier
 from ..errors import FolderMissing, HwcError, LoginRefused, Outage
 from .pipeline import Context, Edges
-from .setup import assemble, with_profiles
+from .setup import assemble, reopened
 
 log = structlog.get_logger("hwc_mailer.daemon")
 
@@ -39,6 +41,13 @@ MAX_BACKOFF = 15.0
 # The clock's chores (escalation, delays, retention) run at most this often, and at least once per wait: the
 # longest wait is min(idle_seconds, poll_seconds).
 TICK_SECONDS = 60.0
+
+
+def idle_status(outcomes: list[Outcome], now: float) -> str:
+    """What systemd's STATUS says between passes: counts and a time, never anything from a message."""
+    done = Counter(outcome.disposition.value for outcome in outcomes)
+    summary = ", ".join(f"{count} {what}" for what, count in sorted(done.items())) or "nothing new"
+    return f"watching the inbox; last pass {time.strftime('%H:%M:%S', time.localtime(now))}: {summary}"
 
 
 class Daemon:
@@ -52,6 +61,7 @@ class Daemon:
         self._keys_due = threading.Event()
         self._keys_due.set()
         self._scheduler = BackgroundScheduler()
+        self._failed_reload = ""         # what systemd's STATUS says while the old configuration runs on
 
     def stop(self) -> None:
         self._stop.set()
@@ -94,13 +104,14 @@ class Daemon:
                     next_tick = time.monotonic() + TICK_SECONDS
                     self.services.maintenance.on_time(between=self._notify.watchdog)
                 self.services.maintenance.tidy()
+                self._notify.status(self._failed_reload or "processing the inbox")
                 # Pets the watchdog between messages too: a long pass is not a hung daemon.
                 outcomes = self.services.pipeline.process_waiting(between=self._notify.watchdog)
                 if outcomes:
                     log.info("pass-done", count=len(outcomes))
                 self.services.logins.settle()
+                self._notify.status(self._failed_reload or idle_status(outcomes, time.time()))
                 if not ready or troubled:
-                    self._notify.status("watching the inbox")
                     log.info("ready", folder=settings.folders.inbox)
                     ready, troubled = True, False
                 self._notify.watchdog()
@@ -116,7 +127,7 @@ class Daemon:
                 raise
             except HwcError as error:       # an outage, or a failure no message caused (sealing an alert)
                 log.error("outage" if isinstance(error, Outage) else "pass-failed", error=str(error), seconds=backoff)
-                self._notify.status(f"outage, retrying in {backoff:.0f}s")
+                self._notify.status(f"reconnecting in {backoff:.0f}s: {error}")
                 self.edges.mailbox.close()
                 troubled = True
                 self._pause(backoff)
@@ -131,13 +142,15 @@ class Daemon:
         self._notify.reloading()
         try:
             context = self._reload()
-            edges = with_profiles(self.edges, context.settings)
+            edges = reopened(self.edges, self.services.pipeline.context.settings, context.settings)
             self.services = assemble(edges, context)
             self.edges = edges
+            self._failed_reload = ""
             log.info("reloaded")
         except HwcError as error:
             log.error("reload-failed", error=str(error))
-        self._notify.ready()
+            self._failed_reload = f"reload failed, still running the previous configuration: {error}"
+        self._notify.ready(self._failed_reload or "watching the inbox")
 
     def _pause(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -163,6 +163,16 @@ def open_edges(settings: Settings) -> Edges:
                                store=open_store(settings)), settings)
 
 
+def reopened(edges: Edges, old: Settings, new: Settings) -> Edges:
+    """The edges for reloaded settings: new connections when a server or its login changed (the old mailbox is
+    closed), the S/MIME certificates and gateways read again in any case."""
+    if (old.imap, old.smtp, old.login) != (new.imap, new.smtp, new.login):
+        edges.mailbox.close()
+        mailbox, transport = servers(new)
+        edges = replace(edges, mailbox=mailbox, transport=transport)
+    return with_profiles(edges, new)
+
+
 def with_profiles(edges: Edges, settings: Settings) -> Edges:
     """The edges with the S/MIME certificates (CAs, CRLs) and the gateways of `settings`: read again on SIGHUP, so a
     new CRL or gateway is used without a restart."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,16 @@ from hwc_mailer.settings.config import TlsMode, load_settings
 from lab.dovecot import Dovecot
 from lab.tls import LabTls
 from lab.world import OFFICE, LabSchool, World, sample_signal
-from tests.integration.helpers import SARA, TIM, InProcess, Run, assert_no_personal_data, daemon, eventually
+from tests.integration.helpers import (
+    SARA,
+    TIM,
+    InProcess,
+    Run,
+    assert_no_personal_data,
+    daemon,
+    eventually,
+    notified_daemon,
+)
 
 # Dovecot 2.3's own post-login CAPABILITY with IDLE and MOVE taken out, so the lone difference from the
 # session server is the two extensions under test. UIDPLUS stays: UID EXPUNGE is how the daemon deletes.
@@ -188,15 +198,25 @@ def test_sighup_loads_rules_that_know_a_new_school(run: Run) -> None:
 def test_sighup_with_broken_rules_keeps_the_old_ones_and_the_daemon_running(run: Run) -> None:
     world = run.world
     rules = run.directory / "etc" / "rules.yaml"
-    with daemon(run, run.config) as child:
+    good = rules.read_text()
+    with notified_daemon(run, run.config) as (child, notify):
         ready = child.await_event("ready")
+        assert eventually(lambda: re.fullmatch(r"watching the inbox; last pass \d\d:\d\d:\d\d: nothing new",
+                                               notify.statuses()[-1]) is not None)
         rules.write_text("schools: [\n  - code: 12AB00\n    name: {unclosed\n")
         child.send(signal.SIGHUP)
         failed = child.await_event("reload-failed", after=ready)
+        notify.await_message(lambda message: "READY=1" in message and "STATUS=reload failed, still running the "
+                             "previous configuration: " in message and "rules.yaml" in message)
         world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
         assert eventually(lambda: every_school_has_mail(world))
         assert eventually(lambda: world.dovecot.messages(OFFICE) == [])
         assert child.process.poll() is None, "a bad rules file must not end the daemon"
+        assert notify.statuses()[-1].startswith("reload failed"), "said until a reload succeeds"
+        rules.write_text(good)
+        child.send(signal.SIGHUP)
+        child.await_event("reloaded", after=failed)
+        assert eventually(lambda: notify.statuses()[-1].startswith("watching the inbox; last pass "))
         code = child.terminate()
     assert code == 0
     assert "rules.yaml" in child.lines[failed]

@@ -320,7 +320,7 @@ def test_the_daemon_waits_minutes_after_a_refusal_says_so_to_systemd_and_sends_o
         oauth.allow("smtp")
         assert eventually(lambda: delivered_everywhere(run))
         assert eventually(lambda: run.world.dovecot.messages(OFFICE) == [])
-        assert eventually(lambda: notify.statuses()[-1] == "watching the inbox")
+        assert eventually(lambda: notify.statuses()[-1].startswith("watching the inbox; last pass "))
         code = child.terminate()
     assert code == 0
     assert waited >= retry_seconds * 0.9, f"tried again after {waited:.1f}s, not after login.retry_minutes"
