@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -236,3 +237,26 @@ def test_a_second_instance_on_the_same_state_dir_refuses_to_start(run: Run) -> N
     done = run.cli("once")
     assert done.returncode == 0, done.stderr
     assert world.dovecot.messages(OFFICE) == []
+
+
+def test_ready_comes_at_once_when_the_mail_server_is_down_and_the_watchdog_is_fed_through_the_outage(
+        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """systemd would otherwise time the start out and restart the daemon in a loop, or kill it in the outage."""
+    with socket.socket() as probe:                      # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    config = run.directory / "etc" / "config-down.yaml"
+    text = run.config.read_text()
+    port = f"  port: {run.world.dovecot.imaps_port}\n"
+    assert text.count(port) == 1
+    config.write_text(text.replace(port, f"  port: {closed}\n"))
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")      # a ping at least every second
+    with notified_daemon(run, config) as (child, notify):
+        notify.await_message(lambda message: message.startswith("STATUS=reconnecting in "))
+        pings = len([message for message in notify.messages if message == "WATCHDOG=1"])
+        notify.await_message(lambda message: len([text for text in notify.messages if text == "WATCHDOG=1"])
+                             >= pings + 2)
+        assert child.process.poll() is None
+        assert any(f"127.0.0.1:{closed}" in status for status in notify.statuses())
+        assert child.terminate() == 0
+        notify.await_message(lambda message: message == "STOPPING=1")

@@ -366,7 +366,8 @@ def test_the_daemon_pets_the_watchdog_between_messages(run: Run, monkeypatch: py
             time.sleep(0.05)
     texts = [text for _, text in notices]
     ready = next(index for index, text in enumerate(texts) if text.startswith("READY=1"))
-    passed = next(index for index, text in enumerate(texts) if index > ready and text == "STATUS=watching the inbox")
+    passed = next(index for index, text in enumerate(texts)
+                  if index > ready and text.startswith("STATUS=watching the inbox; last pass "))
     assert texts[ready:passed].count("WATCHDOG=1") >= waiting, texts[:passed + 1]
     assert code == 0 and "STOPPING=1" in texts
     assert len(world.dovecot.messages(OFFICE)) == 1, "the slow mail is someone else's: it stays"
