@@ -256,8 +256,10 @@ def test_an_officer_on_outlook_reads_the_alert_in_smime_and_finishes_it_by_an_sm
 
     # Signed with another certificate of the same CA: not the officer's, so refused and set aside.
     impostor = smime.issue(OFFICER)
-    world.deliver_signal(world.signal_mail(sample_signal([{**TIM, "School": "Basisschool De Regenbog"}])))
-    pipeline.once()
+    # Another signal: the same text signed within the same second would be a replay of the first.
+    world.deliver_signal(world.signal_mail(sample_signal([{**SARA, "School": "Basisschool De Regenbog"}])))
+    (held_again,) = pipeline.once()
+    assert held_again.code == "manual:unknown-school"
     world.deliver_signal(smime.reply("Verwijderen", signer=impostor, to=office_certificate.certificate,
                                      sender=f"Team Leerplicht <{OFFICER}>", recipient=OFFICE, subject="RE: x"))
     (refused,) = pipeline.once()
