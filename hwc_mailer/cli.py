@@ -6,6 +6,7 @@ outage (once), a signal that would be held (route) or an import refused (registe
 configuration, rules, templates or export cannot be used, 3 an import with rows skipped.
 """
 
+import csv
 import json
 import os
 import pwd
@@ -323,11 +324,18 @@ def _folder(name: str | None) -> str:
     return f'"{name}"' if name is not None else "none"
 
 
+# Counts from 1 to this number less are shown as "<5": on their own they could point at a child.
+SMALL = 5
+
+
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output, every count exact")
+@click.option("--csv", "as_csv", is_flag=True, help="comma-separated, for a spreadsheet")
+@click.option("--exact", is_flag=True, help=f"show counts under {SMALL} as they are, not as <{SMALL}")
 @click.pass_obj
-def stats(invocation: Invocation, as_json: bool) -> None:
-    """The anonymous counters: signals, children and schools per month, municipality and outcome."""
+def stats(invocation: Invocation, as_json: bool, as_csv: bool, exact: bool) -> None:
+    """The anonymous counters: signals, children and schools per month, municipality and outcome. Counts from 1 to
+    4 are shown as <5 (they could single out a child in a small municipality) unless --exact."""
     try:
         settings = _settings(invocation)
         trust_files(settings, secrets=())
@@ -339,20 +347,29 @@ def stats(invocation: Invocation, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+
+    def shown(value: int) -> str:
+        return f"<{SMALL}" if not exact and 0 < value < SMALL else str(value)
+
     header = ("month", "municipality", "outcome", "signals", "children", "schools")
-    table = [header] + [tuple(str(row[key] or "-") if key == "municipality" else str(row[key]) for key in header)
-                        for row in rows]
+    table = [header] + [tuple(str(row[key] or "-") if key == "municipality" else
+                              shown(row[key]) if key in ("signals", "children", "schools") else str(row[key])
+                              for key in header) for row in rows]
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerows(table)
+        return
     widths = [max(len(line[index]) for line in table) for index in range(len(header))]
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
     delivered = [row for row in rows if row["outcome"] == Disposition.DELIVERED.value]
-    totals = {key: sum(row[key] for row in delivered) for key in ("signals", "children", "schools")}
+    totals = {key: shown(sum(row[key] for row in delivered)) for key in ("signals", "children", "schools")}
     held_prefixes = tuple(f"{disposition.value}:" for disposition in (Disposition.MANUAL, Disposition.QUARANTINED))
-    held = sum(row["signals"] for row in rows if str(row["outcome"]).startswith(held_prefixes))
+    held = shown(sum(row["signals"] for row in rows if str(row["outcome"]).startswith(held_prefixes)))
     gaps = sum(row["children"] for row in rows if row["outcome"] == REGISTER_GAP)
     click.echo(f"delivered: {totals['signals']} signal(s), {totals['children']} child(ren), "
                f"{totals['schools']} school(s); held for a person: {held}"
-               + (f"; {gaps} child(ren) sent by the School: line but not in the register" if gaps else ""))
+               + (f"; {shown(gaps)} child(ren) sent by the School: line but not in the register" if gaps else ""))
 
 
 @main.group(invoke_without_command=True)

@@ -181,6 +181,22 @@ def test_once_sums_up_a_delivered_signal_and_exits_0(run: Run) -> None:
     assert_no_personal_data([result.stdout, result.stderr], run.written)
 
 
+def test_stats_shows_small_counts_as_under_five_unless_exact_and_as_csv(run: Run) -> None:
+    world = run.world
+    world.deliver_signal(two_children_signal(world, "pgp-mime"))
+    assert run.cli("once").returncode == 0
+
+    table, exact, sheet = run.cli("stats"), run.cli("stats", "--exact"), run.cli("stats", "--csv")
+
+    assert "delivered: <5 signal(s), <5 child(ren), <5 school(s); held for a person: 0" in table.stdout
+    assert " 1 " not in table.stdout.splitlines()[1] + " "
+    assert "delivered: 1 signal(s), 2 child(ren), 2 school(s); held for a person: 0" in exact.stdout
+    lines = sheet.stdout.splitlines()
+    assert lines[0] == "month,municipality,outcome,signals,children,schools"
+    assert sorted(line.split(",", 1)[1] for line in lines[1:]) == ["Gulpen-Wittem,delivered,0,<5,<5",
+                                                                    "Maastricht,delivered,<5,<5,<5"]
+
+
 def test_once_sums_up_a_held_signal_and_exits_0(run: Run) -> None:
     world = run.world
     world.deliver_signal(_unsigned(world))
