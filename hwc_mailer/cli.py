@@ -1,4 +1,5 @@
-"""Command line: run, once, check, stats, keys, keys import, rules check, route, register, register import.
+"""Command line: run, once, check, show-config, stats, keys, keys import, rules check, route, register, register
+import.
 English for admins; exit codes for scripts.
 
 Exit codes: 0 fine, 1 problems found (check, keys, rules check, register), a pass that hit an
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 import click
 import structlog
+from ruamel.yaml import YAML
 
 from . import logging as hwc_logging
 from .domain.outcomes import Bounced, Delivered, Held, NotOurs, Outcome
@@ -322,6 +324,20 @@ def server_problems(settings: Settings) -> list[str]:
 
 def _folder(name: str | None) -> str:
     return f'"{name}"' if name is not None else "none"
+
+
+@main.command("show-config")
+@click.pass_obj
+def show_config(invocation: Invocation) -> None:
+    """The effective service file, every default filled in (as `postconf -n` and `doveconf -n` show theirs).
+    Secrets appear as where they are read from (a file, a variable, a credential), never as their value."""
+    try:
+        settings = _settings(invocation)
+    except HwcError as error:
+        _fail(error)
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.dump(settings.model_dump(mode="json", by_alias=True), sys.stdout)
 
 
 # Counts from 1 to this number less are shown as "<5": on their own they could point at a child.

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from hwc_mailer.cli import main
+from hwc_mailer.settings.config import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules" / "maastricht-heuvelland.yaml"
@@ -144,3 +145,24 @@ gateways:
     assert output.splitlines()[1:] == ["[Service]", "IPAddressAllow=127.0.0.1", "IPAddressAllow=127.0.0.2",
                                        "IPAddressAllow=::1"]
     assert not (tmp_path / "state").exists()
+
+
+def test_show_config_prints_the_effective_file_that_loads_back_the_same_and_never_a_secret(tmp_path: Path) -> None:
+    secret = tmp_path / "imap-password"
+    secret.write_text("geheim-wachtwoord-123")
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""\
+imap: {{host: 127.0.0.1, username: lp@example.nl, password: {{file: {secret}}}}}
+smtp: {{host: 127.0.0.1}}
+gpg: {{inbound_home: {tmp_path}/in, outbound_home: {tmp_path}/out, key_fingerprint: "{'A' * 40}"}}
+sender: {{address: leerplicht@maastricht.example.nl}}
+rules: {RULES}
+state_dir: {tmp_path}/state
+""")
+    code, output = invoke(path, "show-config")
+    assert code == 0, output
+    assert "margin_minutes: 60" in output and "max_attempts: 3" in output and str(secret) in output
+    assert "geheim-wachtwoord-123" not in output
+    shown = tmp_path / "shown.yaml"
+    shown.write_text(output)
+    assert load_settings(shown) == load_settings(path)
