@@ -421,11 +421,14 @@ def keys_import(invocation: Invocation, key_file: Path) -> None:
     for ref in outcome.uncertified:
         click.echo(f"imported but NOT certified {ref.fingerprint} ({ref.role.value} {ref.owner}): gpg refused to "
                    "certify it (expired or revoked?); it will not be used. See `hwc-mailer keys`.", err=True)
+    for ref, state in outcome.unusable:
+        click.echo(f"imported and certified {ref.fingerprint} ({ref.role.value} {ref.owner}), but NOT usable: "
+                   f"{state.value}; it will not be used. See `hwc-mailer keys`.", err=True)
     for fingerprint in outcome.refused:
         click.echo(f"refused {fingerprint}: the rules do not list this key; add it to the rules first", err=True)
-    if not (outcome.imported or outcome.uncertified or outcome.refused):
+    if not (outcome.imported or outcome.uncertified or outcome.refused or outcome.unusable):
         click.echo("no keys found in the file", err=True)
-    sys.exit(1 if outcome.refused or outcome.uncertified or not outcome.imported else 0)
+    sys.exit(1 if outcome.refused or outcome.uncertified or outcome.unusable or not outcome.imported else 0)
 
 
 @main.group("rules")

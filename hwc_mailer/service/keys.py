@@ -124,6 +124,7 @@ class ImportOutcome:
     imported: list[KeyRef]
     uncertified: list[KeyRef]  # imported, but gpg would not certify them (expired, revoked): never used
     refused: list[str]         # fingerprints in the file that the rules do not list
+    unusable: list[tuple[KeyRef, KeyState]]     # certified, and still not usable (wrong address, sign-only)
 
 
 def import_keys(data: bytes, settings: Settings, rules: Rules, inbound: Keyring, outbound: Keyring) -> ImportOutcome:
@@ -134,6 +135,7 @@ def import_keys(data: bytes, settings: Settings, rules: Rules, inbound: Keyring,
     imported: list[KeyRef] = []
     uncertified: list[KeyRef] = []
     refused: list[str] = []
+    unusable: list[tuple[KeyRef, KeyState]] = []
     for fingerprint in inbound.scan(data):
         ref = wanted.get(fingerprint)
         if ref is None:
@@ -146,6 +148,10 @@ def import_keys(data: bytes, settings: Settings, rules: Rules, inbound: Keyring,
             keyring.certify(fingerprint, own)
         except CryptoError:
             uncertified.append(ref)
-        else:
+            continue
+        state = keyring.key_state(fingerprint, ref.address)
+        if state is KeyState.ok or (ref.role is Role.sender and state is KeyState.cannot_encrypt):
             imported.append(ref)
-    return ImportOutcome(imported, uncertified, refused)
+        else:
+            unusable.append((ref, state))
+    return ImportOutcome(imported, uncertified, refused, unusable)

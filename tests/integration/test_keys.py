@@ -47,7 +47,8 @@ def with_bad_contact(run: Run, kind: str, *, keep_good: bool) -> str:
     elif kind != "missing":
         imported = import_as_admin(run, public)
         assert imported.refused == []
-        assert fingerprint in {ref.fingerprint for ref in [*imported.imported, *imported.uncertified]}
+        assert fingerprint in {ref.fingerprint for ref in [*imported.imported, *imported.uncertified,
+                                                           *(ref for ref, _ in imported.unusable)]}
     return fingerprint
 
 
@@ -125,6 +126,22 @@ def test_keys_import_takes_only_the_keys_the_rules_list(run: Run) -> None:
         assert stranger not in listing
     keys = run.cli("keys")
     assert any(line.startswith("ok") and listed in line for line in keys.stdout.splitlines())
+
+
+@pytest.mark.parametrize(("kind", "state"), [("sign-only", "cannot-encrypt"), ("wrong-address", "wrong-address")])
+def test_keys_import_says_when_a_certified_key_still_cannot_be_used(run: Run, kind: str, state: str) -> None:
+    address = "iemand@elders.example.nl" if kind == "wrong-address" else BAD_CONTACT
+    _, fingerprint, public = make_partner_key(run.directory, "k", "ok" if kind == "wrong-address" else kind,
+                                              f"IB Regenboog <{address}>")
+    configure(run, [(BAD_CONTACT, fingerprint)])
+    key_file = run.directory / "keys.asc"
+    key_file.write_bytes(public)
+
+    result = run.cli("keys", "import", str(key_file))
+
+    assert result.returncode == 1
+    assert f"imported and certified {fingerprint}" not in result.stdout
+    assert f"but NOT usable: {state}; it will not be used" in result.stderr
 
 
 def test_an_expiring_key_is_told_once_a_week_not_at_every_start(run: Run) -> None:
