@@ -432,10 +432,15 @@ class SqlStore:
 
     def finish_placed(self, source: str, by: str) -> None:
         """An officer's reply (`by`, its source) finished the placed message: it waits only for its purge."""
+        self._update_placed(source, finished_by=by)
+
+    def _update_placed(self, source: str, **changes: str) -> None:
+        """Set fields of the placed message's row, when it is still recorded."""
         with Session(self._engine) as session:
             row = session.get(PlacedMessage, source)
             if row is not None:
-                row.finished_by = by
+                for name, value in changes.items():
+                    setattr(row, name, value)
                 session.add(row)
                 session.commit()
 
@@ -456,12 +461,7 @@ class SqlStore:
 
     def move_placed(self, source: str, folder: str) -> None:
         """A person moved the placed message (to Trash): it is followed there until the retention purges it."""
-        with Session(self._engine) as session:
-            row = session.get(PlacedMessage, source)
-            if row is not None:
-                row.folder = folder
-                session.add(row)
-                session.commit()
+        self._update_placed(source, folder=folder)
 
     def waiting_since(self, prefix: str) -> dict[str, datetime]:
         """Sources under `prefix` without an outcome yet (an outage keeps them), with when they were first seen."""
