@@ -420,14 +420,19 @@ class ImapMailbox(LoggingIn):
                     responses = client.idle_check(timeout=wait)
                     if any(_is_new_mail(response) for response in responses):
                         break
-                    # The server said goodbye (a restart, a kicked session) or the socket reached its end: an
-                    # empty answer long before the timeout is imapclient's way of saying EOF. Noticed now, not
-                    # at the end of the IDLE period: the daemon reconnects at once.
-                    if any(_is_goodbye(response) for response in responses) or (
-                            not responses and time.monotonic() - started < wait / 2):
+                    # The server said goodbye (a restart, a kicked session): noticed now, not at the end of the
+                    # IDLE period, and the daemon reconnects at once.
+                    if any(_is_goodbye(response) for response in responses):
                         self._drop()
                         raise MailboxUnavailable(f"{self.where}: the server closed the connection while waiting "
                                                  "for mail; reconnecting")
+                    # An empty answer long before the timeout is imapclient's way of saying EOF, or a TLS record
+                    # that has not fully arrived: leaving IDLE and a NOOP tell them apart (a dead connection
+                    # fails them), and the wait goes on in a new IDLE.
+                    if not responses and time.monotonic() - started < wait / 2:
+                        client.idle_done()
+                        client.noop()
+                        client.idle()
         finally:
             current = self._client
             if current is not None and current is client:     # not dropped by an error: leave IDLE
