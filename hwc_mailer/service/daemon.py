@@ -98,8 +98,8 @@ class Daemon:
                 self._reload_now()
             try:
                 if self._keys_due.is_set():
+                    self._keys_due.clear()      # first: a check that fails must not keep every pause short
                     self.services.maintenance.check_keys()
-                    self._keys_due.clear()
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + TICK_SECONDS
                     self.services.maintenance.on_time(between=self._notify.watchdog)
