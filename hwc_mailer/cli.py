@@ -15,7 +15,7 @@ import resource
 import socket
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import click
 import structlog
 from ruamel.yaml import YAML
+from sqlalchemy.engine import make_url
 
 from . import logging as hwc_logging
 from .domain.outcomes import Bounced, Delivered, Held, NotOurs, Outcome
@@ -115,7 +116,7 @@ def _fail(error: HwcError) -> NoReturn:
 @click.pass_obj
 def once(invocation: Invocation) -> None:
     """Process what is waiting in the inbox, then exit."""
-    with opened(invocation) as (_, context, edges), alone(context.settings):
+    with alone(invocation), opened(invocation) as (_, context, edges):
         services = assemble(edges, context)
         try:
             services.maintenance.on_time()
@@ -155,7 +156,7 @@ def _summary(outcomes: Sequence[Outcome]) -> str:
 @click.pass_obj
 def run(invocation: Invocation) -> None:
     """The daemon: wait with IDLE (polling as a safety net) and process mail as it arrives."""
-    with opened(invocation) as (_, context, edges), alone(context.settings):
+    with alone(invocation), opened(invocation) as (_, context, edges):
         daemon = Daemon(edges, context, reload=lambda: load_context(_settings(invocation), utc_now),
                         notifier=Notifier())
         daemon.install_signal_handlers()
@@ -167,15 +168,19 @@ def run(invocation: Invocation) -> None:
 
 
 @contextmanager
-def alone(settings: Settings) -> Iterator[None]:
-    """The one instance on this state dir, or exit 1 (a second one is not a broken configuration: it may be a
-    `once` that is about to end, and systemd restarts a daemon that exits 1)."""
-    try:
-        with instance_lock(settings.state_dir):
-            yield
-    except AlreadyRunning as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
+def alone(invocation: Invocation) -> Iterator[None]:
+    """The one instance on this state dir, taken before anything opens the store (which may migrate it), or exit 1
+    (a second one is not a broken configuration: it may be a `once` that is about to end, and systemd restarts a
+    daemon that exits 1); exit 2 when the settings or the lock file itself are unusable."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(instance_lock(_settings(invocation).state_dir))
+        except AlreadyRunning as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+        except HwcError as error:
+            _fail(error)
+        yield
 
 
 @main.command()
@@ -335,9 +340,12 @@ def show_config(invocation: Invocation) -> None:
         settings = _settings(invocation)
     except HwcError as error:
         _fail(error)
+    shown = settings.model_dump(mode="json", by_alias=True)
+    if settings.database_url is not None:       # a database URL may carry a password
+        shown["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
     yaml = YAML()
     yaml.default_flow_style = False
-    yaml.dump(settings.model_dump(mode="json", by_alias=True), sys.stdout)
+    yaml.dump(shown, sys.stdout)
 
 
 # Counts from 1 to this number less are shown as "<5": on their own they could point at a child.
@@ -367,6 +375,13 @@ def stats(invocation: Invocation, as_json: bool, as_csv: bool, exact: bool) -> N
     def shown(value: int) -> str:
         return f"<{SMALL}" if not exact and 0 < value < SMALL else str(value)
 
+    def total(values: list[int]) -> str:
+        """A sum of rows: exact only when every row in it is, or the rows shown would give away a small one."""
+        whole = sum(values)
+        if exact or not any(0 < value < SMALL for value in values):
+            return str(whole)
+        return shown(whole) if whole < SMALL else f">={SMALL}"
+
     header = ("month", "municipality", "outcome", "signals", "children", "schools")
     table = [header] + [tuple(str(row[key] or "-") if key == "municipality" else
                               shown(row[key]) if key in ("signals", "children", "schools") else str(row[key])
@@ -379,13 +394,14 @@ def stats(invocation: Invocation, as_json: bool, as_csv: bool, exact: bool) -> N
     for line in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
     delivered = [row for row in rows if row["outcome"] == Disposition.DELIVERED.value]
-    totals = {key: shown(sum(row[key] for row in delivered)) for key in ("signals", "children", "schools")}
+    totals = {key: total([row[key] for row in delivered]) for key in ("signals", "children", "schools")}
     held_prefixes = tuple(f"{disposition.value}:" for disposition in (Disposition.MANUAL, Disposition.QUARANTINED))
-    held = shown(sum(row["signals"] for row in rows if str(row["outcome"]).startswith(held_prefixes)))
-    gaps = sum(row["children"] for row in rows if row["outcome"] == REGISTER_GAP)
+    held = total([row["signals"] for row in rows if str(row["outcome"]).startswith(held_prefixes)])
+    gap_rows = [row["children"] for row in rows if row["outcome"] == REGISTER_GAP]
     click.echo(f"delivered: {totals['signals']} signal(s), {totals['children']} child(ren), "
                f"{totals['schools']} school(s); held for a person: {held}"
-               + (f"; {shown(gaps)} child(ren) sent by the School: line but not in the register" if gaps else ""))
+               + (f"; {total(gap_rows)} child(ren) sent by the School: line but not in the register"
+                  if sum(gap_rows) else ""))
 
 
 @main.group(invoke_without_command=True)

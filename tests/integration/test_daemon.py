@@ -233,6 +233,7 @@ def test_a_second_instance_on_the_same_state_dir_refuses_to_start(run: Run) -> N
         refused = run.cli("once")
     assert refused.returncode == 1
     assert f"another hwc-mailer run or once is using {state}" in refused.stderr
+    assert not (state / "hwc-mailer.db").exists(), "refused before the store was opened (or migrated)"
     assert len(world.dovecot.messages(OFFICE)) == 1, "the refused one touched nothing"
     done = run.cli("once")
     assert done.returncode == 0, done.stderr

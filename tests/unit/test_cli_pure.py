@@ -1,12 +1,15 @@
 """The two pure commands: `rules check` and the `route` dry run. They send nothing and write nothing."""
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from hwc_mailer.cli import main
+from hwc_mailer.edges.protocols import Tally
+from hwc_mailer.service.setup import open_store
 from hwc_mailer.settings.config import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,3 +169,24 @@ state_dir: {tmp_path}/state
     shown = tmp_path / "shown.yaml"
     shown.write_text(output)
     assert load_settings(shown) == load_settings(path)
+
+
+def test_show_config_hides_a_password_in_the_database_url(config: Path) -> None:
+    config.write_text(config.read_text() + "database_url: postgresql://hwc:S3cretPW@db.invalid/hwc\n")
+    code, output = invoke(config, "show-config")
+    assert code == 0, output
+    assert "S3cretPW" not in output and "database_url: postgresql://hwc:***@db.invalid/hwc" in output
+
+
+def test_stats_totals_never_give_away_a_small_row(config: Path, tmp_path: Path) -> None:
+    """Maastricht 9 signals, Eijsden-Margraten 1: a total of 10 beside a shown 9 would tell the 1."""
+    store = open_store(load_settings(config))
+    for index, (municipality, count) in enumerate((("Maastricht", 9), ("Eijsden-Margraten", 1))):
+        store.begin_attempt(f"INBOX:1:{index}", datetime.now(UTC))
+        store.record_outcome(f"INBOX:1:{index}", "delivered", "2026-12", [Tally(municipality, count, count, count)])
+    store.close()
+    code, output = invoke(config, "stats")
+    assert code == 0, output
+    assert "delivered: >=5 signal(s), >=5 child(ren), >=5 school(s); held for a person: 0" in output
+    code, exact = invoke(config, "stats", "--exact")
+    assert "delivered: 10 signal(s), 10 child(ren), 10 school(s)" in exact
