@@ -34,12 +34,10 @@ from .domain.routing import Delivery
 from .domain.routing import route as route_signal
 from .domain.signal import AgeRange, Signal, age_on, parse_signal
 from .edges.files import instance_lock
-from .edges.login import secret_expiry
-from .edges.protocols import KeyState
 from .edges.register import read_info
 from .edges.systemd import Notifier
 from .errors import AlreadyRunning, ConfigError, FolderMissing, HwcError, LoginRefused, Outage, RulesError
-from .service.alerts import smime_signer
+from .service.checks import Findings, Measure, Severity, offline_findings
 from .service.daemon import Daemon
 from .service.folders import resolve_folders
 from .service.keys import import_keys, key_statuses, keyring_problems
@@ -47,6 +45,7 @@ from .service.pipeline import REGISTER_GAP, Context, Edges
 from .service.register import describe, import_register, register_key
 from .service.setup import (
     assemble,
+    ca_problems,
     file_problems,
     gateways,
     load_context,
@@ -185,11 +184,15 @@ def alone(invocation: Invocation) -> Iterator[None]:
 
 @main.command()
 @click.option("--offline", is_flag=True, help="skip the connections to the IMAP and SMTP servers")
+@click.option("--pre-start", is_flag=True, help="for the unit's ExecStartPre (implies --offline): exit 2 only when the "
+                                                "daemon could not work at all (its files, configuration or own key), "
+                                                "0 otherwise")
 @click.option("--addresses", is_flag=True, help="print the unit's IPAddressAllow= drop-in for the configured servers "
                                                 "and exit")
 @click.pass_obj
-def check(invocation: Invocation, offline: bool, addresses: bool) -> None:
-    """Validate config, rules, templates and keys, and try the servers."""
+def check(invocation: Invocation, offline: bool, pre_start: bool, addresses: bool) -> None:
+    """Validate config, rules, templates and keys, and try the servers. A monitoring plugin too: the first line is
+    the summary with performance data after the |, the exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
     if addresses:
         try:
             click.echo(address_drop_in(_settings(invocation)), nl=False)
@@ -197,26 +200,68 @@ def check(invocation: Invocation, offline: bool, addresses: bool) -> None:
             _fail(error)
         return
     try:
-        unsafe = file_problems(_settings(invocation))
+        found = _checked(invocation, online=not (offline or pre_start))
+    except Exception as error:
+        click.echo(f"hwc-mailer UNKNOWN: the check itself failed: {type(error).__name__}: {error}")
+        sys.exit(Severity.UNKNOWN)
+    click.echo(_summary_line(found))
+    for line in found.lines:
+        click.echo(line)
+    if pre_start:
+        sys.exit(Severity.CRITICAL if found.stopping else Severity.OK)
+    sys.exit(found.severity)
+
+
+def _checked(invocation: Invocation, *, online: bool) -> Findings:
+    """Everything `check` looks at, in order; what cannot load stops the rest (nothing else could be trusted)."""
+    found = Findings()
+    try:
+        settings = _settings(invocation)
+        unsafe = file_problems(settings) + ca_problems(settings)
     except HwcError as error:
-        _fail(error)
+        for line in str(error).splitlines():
+            found.problem(line, stops=True)
+        return found
     if unsafe:
         for problem in unsafe:
-            click.echo(f"problem: {problem}")
-        click.echo(f"{len(unsafe)} problem(s): the daemon's files are not its own; nothing else was checked")
-        sys.exit(2)
-    with opened(invocation) as (settings, context, edges):
-        problems = (key_problems(settings, context, edges) + register_problems(settings, context)
-                    + secret_problems(settings, context))
-    for problem in problems:
-        click.echo(f"problem: {problem}")
+            found.problem(problem, stops=True)
+        found.note("nothing else was checked: the daemon's files must be usable and its own first")
+        return found
+    try:
+        context = load_context(settings, utc_now)
+        edges = open_edges(settings)
+    except HwcError as error:
+        for line in str(error).splitlines():
+            found.problem(line, stops=True)
+        return found
+    try:
+        offline = offline_findings(settings, context, edges)
+    finally:
+        edges.store.close()
+    found.lines += offline.lines
+    found.problems += offline.problems
+    found.warnings += offline.warnings
+    found.stopping += offline.stopping
+    found.measures += offline.measures
     for name, gateway in settings.gateways.items():
-        click.echo(f"gateway {name}: {gateway.host}:{gateway.port} sees the notices of its contacts in clear, under "
+        found.note(f"gateway {name}: {gateway.host}:{gateway.port} sees the notices of its contacts in clear, under "
                    f"processor agreement: {gateway.processor_agreement}")
-    if not offline:
-        problems += server_problems(settings)
-    click.echo(f"{len(problems)} problem(s)" if problems else "ok: config, rules, templates and keys are usable")
-    sys.exit(1 if problems else 0)
+    if online:
+        server_problems(settings, found)
+    return found
+
+
+def _summary_line(found: Findings) -> str:
+    """The plugin's first line: the state, what it is about in a few words, and the performance data."""
+    severity = found.severity
+    if severity is Severity.OK:
+        text = "config, rules, templates and keys are usable"
+    else:
+        first = (found.problems or found.warnings)[0]
+        text = (f"{len(found.problems)} problem(s), {len(found.warnings)} warning(s): "
+                f"{first if len(first) <= 160 else first[:157] + '...'}")
+    measures = [Measure("problems", len(found.problems)), Measure("warnings", len(found.warnings)), *found.measures]
+    return f"hwc-mailer {severity.name}: {text} | {' '.join(map(str, measures))}"
 
 
 def address_drop_in(settings: Settings) -> str:
@@ -240,91 +285,36 @@ def address_drop_in(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def key_problems(settings: Settings, context: Context, edges: Edges) -> list[str]:
-    """Unusable keys and mixed-up keyrings; a key that merely expires soon is a warning, printed here."""
-    now = context.now()
-    problems = []
-    for status in key_statuses(settings, context.rules, edges.inbound, edges.outbound, now, edges.certificates):
-        what = "certificate" if status.ref.certificate is not None else "key"
-        line = f"{status.ref.role.value} {status.ref.owner}: {what} {status.ref.fingerprint} is {status.describe(now)}"
-        if status.info.state is not KeyState.ok:
-            problems.append(line)
-        elif status.expiring:
-            click.echo(f"warning: {line}")
-    if edges.certificates is not None and isinstance(signer := smime_signer(edges.certificates), str):
-        problems.append(signer)
-    return problems + keyring_problems(settings, context.rules, edges.inbound, edges.outbound)
-
-
-def register_problems(settings: Settings, context: Context) -> list[str]:
-    """A register index that is missing, unreadable or of another key is a problem; a stale one a warning."""
-    path = settings.register_index
-    if path is None or settings.lookup is None:
-        return []
-    try:
-        info = read_info(path, register_key(settings))
-    except HwcError as error:
-        return [str(error)]
-    if info is None:
-        return [f"register index {path} does not exist yet; import the export with `hwc-mailer register import`"]
-    if not info.key_matches:
-        return [f"register index {path} was made with another key than register.key; import the export again"]
-    age = (context.now() - info.imported_at).total_seconds() / 86400
-    if age > settings.lookup.max_age_days:
-        click.echo(f"warning: register index {path} is {age:.1f} days old (more than {settings.lookup.max_age_days:g});"
-                   " is the export timer running? (systemctl status hwc-mailer-register.timer)")
-    return []
-
-
-def secret_problems(settings: Settings, context: Context) -> list[str]:
-    """The login's client secret or certificate: expired or unreadable is a problem, expiring soon a warning,
-    printed here."""
-    try:
-        expires = secret_expiry(settings.login)
-    except HwcError as error:
-        return [str(error)]
-    if expires is None:
-        return []
-    days = (expires - context.now()).total_seconds() / 86400
-    line = f"login: the {'certificate' if settings.login.certificate else 'client secret'} expires {expires:%Y-%m-%d}"
-    if days < 0:
-        return [f"{line}, it has expired: make a new one and replace the credential"]
-    if days < settings.alerts.key_expiry_days:
-        click.echo(f"warning: {line}, in {days:.0f} day(s): make a new one before then")
-    return []
-
-
-def server_problems(settings: Settings) -> list[str]:
-    """One line per server, printed here: `imap: ok (...)` or `imap: problem: ...` with what to fix; returns the
-    problems. The IMAP line also says where Sent and Trash were found."""
+def server_problems(settings: Settings, found: Findings) -> None:
+    """One line per server: `imap: ok (...)` or `imap: problem: ...` with what to fix. The IMAP line also says
+    where Sent and Trash were found."""
     mailbox, transport = servers(settings)
     problems: dict[str, str] = {}
     try:
         with mailbox:
             folders, warnings = resolve_folders(mailbox, settings.folders)
-        click.echo(f"imap: ok ({mailbox.describe_login()} accepted; Sent: {_folder(folders.sent)}, "
+        found.note(f"imap: ok ({mailbox.describe_login()} accepted; Sent: {_folder(folders.sent)}, "
                    f"Trash: {_folder(folders.trash)})")
         for warning in warnings:
-            click.echo(f"warning: {warning}")
+            found.warning(warning)
     except HwcError as error:
         problems["imap"] = str(error)
     try:
         transport.probe()
-        click.echo(f"smtp: ok ({transport.describe_login()} accepted)")
+        found.note(f"smtp: ok ({transport.describe_login()} accepted)")
     except HwcError as error:
         problems["smtp"] = str(error)
     for name, gateway in gateways(settings).items():
         try:
             gateway.probe()
-            click.echo(f"gateway {name}: ok ({gateway.describe_login()} accepted)")
+            found.note(f"gateway {name}: ok ({gateway.describe_login()} accepted)")
         except HwcError as error:
             problems[f"gateway {name}"] = str(error)
     for service, problem in problems.items():
-        click.echo(f"{service}: problem: {problem}")
+        found.problem(f"{service}: {problem}", line=f"{service}: problem: {problem}")
     if isinstance(mailbox.refusal, LoginRefused) and isinstance(transport.refusal, LoginRefused):
-        click.echo("CRITICAL: both servers refuse the login: the daemon can neither send signals nor tell the "
+        found.note("CRITICAL: both servers refuse the login: the daemon can neither send signals nor tell the "
                    "officers; fix the login first")
-    return list(problems.values())
 
 
 def _folder(name: str | None) -> str:

@@ -105,6 +105,16 @@ def problem(path: Path, what: str, *, directory: bool = False, required: bool = 
     return verdict(path, what, status, directory=directory)
 
 
+def unreadable(path: Path, what: str) -> str | None:
+    """What keeps the daemon from reading `path`, a file it needs but need not own (a CA bundle); None when it can."""
+    try:
+        with path.open("rb") as opened:
+            opened.read(1)
+    except OSError as error:
+        return f"{what} {path} cannot be read: {error.strerror}; name an existing file the service user can read"
+    return None
+
+
 def require(path: Path, what: str, *, directory: bool = False, required: bool = True) -> None:
     """Raise ConfigError with the `problem` of `path`, if it has one."""
     found = problem(path, what, directory=directory, required=required)

@@ -167,6 +167,19 @@ class GpgKeyring:
         return any(key["fingerprint"].upper() == fingerprint.upper()
                    for key in self._gpg.list_keys(secret=True))
 
+    def unlocks(self, fingerprint: str) -> bool:
+        """Whether the secret key `fingerprint` signs with the configured passphrase (or none): a protected key
+        without its passphrase would otherwise fail first on a real signal. Never asks anyone (loopback)."""
+        command = [self._gpg.gpgbinary, "--homedir", str(self.home), "--batch", "--no-tty", *HARDENING,
+                   "--pinentry-mode", "loopback", "--passphrase-fd", "0", "--local-user", fingerprint,
+                   "--detach-sign", "--output", "-", "/dev/null"]
+        try:
+            result = subprocess.run(command, input=(self._passphrase or "").encode(), capture_output=True,
+                                    timeout=DECRYPT_SECONDS, check=False)
+        except subprocess.TimeoutExpired:
+            return False
+        return result.returncode == 0 and bool(result.stdout)
+
 
 # Status lines that only appear when the data was encrypted (to us or to anyone).
 ENCRYPTION_STATUSES = frozenset({"ENC_TO", "BEGIN_DECRYPTION", "DECRYPTION_FAILED", "NEED_PASSPHRASE_SYM"})

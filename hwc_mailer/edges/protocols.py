@@ -133,6 +133,8 @@ class Keyring(Protocol):
 
     def has_secret_key(self, fingerprint: str) -> bool: ...
 
+    def unlocks(self, fingerprint: str) -> bool: ...
+
 
 class Certificates(Protocol):
     """S/MIME: the state of a contact's certificate, and the Leerplicht certificate and key that sign."""

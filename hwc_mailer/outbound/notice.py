@@ -17,7 +17,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, UndefinedError
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -70,6 +70,8 @@ class Templates:
         subject_template, body_template = self._pairs[name]
         try:
             return " ".join(subject_template.render(values).split()), body_template.render(values)
+        except UndefinedError as error:     # names a variable or attribute, never a value
+            raise TemplateError(f"template {name} in {self.directory} failed to render: {error.message}") from None
         except JinjaError as error:
             raise TemplateError(f"template {name} in {self.directory} failed to render: "
                                 f"{type(error).__name__}") from None

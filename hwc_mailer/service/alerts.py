@@ -52,7 +52,7 @@ from ..edges.protocols import (
 from ..errors import HwcError, MailboxUnavailable, TransportRejected, TransportUnavailable
 from ..outbound.notice import ALERT, Notice, Templates, envelope, plain, protected
 from ..outbound.sealing import PgpMimeSealer, Sealer, SmimeSealer
-from ..settings.config import Settings
+from ..settings.config import Sender, Settings
 from ..settings.rules import Officer, Profile, Rules
 
 log = structlog.get_logger("hwc_mailer.alerts")
@@ -118,6 +118,13 @@ class Alert:
     @property
     def code(self) -> str:
         return self.reason.value
+
+
+def render_alert(templates: Templates, alert: Alert, sender: Sender, *, sealed: bool) -> tuple[str, str]:
+    """The alert's subject and text; the personal lines only when it will be `sealed` to the officer's key."""
+    return templates.render(ALERT, {"alert": alert, "explanation": alert.reason.explanation,
+                                    "action": alert.reason.action, "sender": sender, "sealed": sealed,
+                                    "personal": alert.personal if sealed else ()})
 
 
 class Alerter:
@@ -190,10 +197,7 @@ class Alerter:
         return True
 
     def _render(self, alert: Alert, *, sealed: bool) -> tuple[str, str]:
-        """The alert's subject and text; the personal lines only when it will be `sealed` to the officer's key."""
-        return self._templates.render(ALERT, {"alert": alert, "explanation": alert.reason.explanation,
-                                              "action": alert.reason.action, "sender": self._settings.sender,
-                                              "sealed": sealed, "personal": alert.personal if sealed else ()})
+        return render_alert(self._templates, alert, self._settings.sender, sealed=sealed)
 
     def send_pending(self) -> int:
         """A pass-level chore: waiting genuine alerts, oldest first within their budget, then the junk digest when

@@ -96,8 +96,15 @@ def key_statuses(settings: Settings, rules: Rules, inbound: Keyring, outbound: K
 def keyring_problems(settings: Settings, rules: Rules, inbound: Keyring, outbound: Keyring) -> list[str]:
     """What `check` and `keys` report beyond key states: a missing own secret key, a mixed-up keyring."""
     own = settings.gpg.key_fingerprint
-    problems = [f"the daemon's secret key {own} is missing from {keyring.home}"
-                for keyring in (inbound, outbound) if not keyring.has_secret_key(own)]
+    problems = []
+    for keyring in (inbound, outbound):
+        if not keyring.has_secret_key(own):
+            problems.append(f"the daemon's secret key {own} is missing from {keyring.home}")
+        elif not keyring.unlocks(own):
+            problems.append(f"the daemon's secret key {own} in {keyring.home} cannot be used: it is protected by a "
+                            "passphrase that gpg.passphrase does not give " + (
+                                "(it gives another one)" if settings.gpg.passphrase else "(it is not set)")
+                            + "; set gpg.passphrase, or import the key without one")
     for ref in referenced_keys(settings, rules):
         if ref.role in (Role.contact, Role.officer) and inbound.key_state(ref.fingerprint) is not KeyState.missing:
             problems.append(f"{ref.role.value} {ref.owner}: key {ref.fingerprint} is in the inbound keyring "

@@ -2,11 +2,14 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from ..domain.reasons import Reason
+from ..domain.routing import Delivery
+from ..domain.signal import Child
 from ..edges import files
 from ..edges.certificates import CertificateBook
 from ..edges.gpg import GpgKeyring
@@ -18,9 +21,9 @@ from ..edges.smtp import SmtpTransport
 from ..edges.store import SqlStore
 from ..errors import ConfigError
 from ..outbound.notice import PACKAGED_TEMPLATES, Templates
-from ..settings.config import Secret, Settings
+from ..settings.config import Secret, Sender, Settings
 from ..settings.rules import Profile, Rules, load_rules
-from .alerts import Alerter
+from .alerts import Alert, Alerter, render_alert
 from .logins import LoginWatch
 from .maintenance import Maintenance
 from .pipeline import Context, Edges, Pipeline
@@ -79,6 +82,15 @@ def file_problems(settings: Settings, secrets: Sequence[Secret] | None = None) -
     return list(dict.fromkeys(problems))     # two secrets in one file: one line
 
 
+def ca_problems(settings: Settings) -> list[str]:
+    """The servers' CA bundles that cannot be read: every connection would fail on them, so the daemon does not
+    start without them."""
+    connections = [("imap", settings.imap), ("smtp", settings.smtp),
+                   *((f"gateways.{name}", gateway) for name, gateway in settings.gateways.items())]
+    return [found for name, server in connections if server.ca_file is not None
+            and (found := files.unreadable(server.ca_file, f"{name}.ca_file")) is not None]
+
+
 def trust_files(settings: Settings, secrets: Sequence[Secret] | None = None) -> None:
     """Raise ConfigError with every `file_problems` line, if there is one."""
     problems = file_problems(settings, secrets)
@@ -112,13 +124,33 @@ def profile_problems(settings: Settings, rules: Rules) -> list[str]:
     return problems
 
 
+# Invented: every template is rendered with it once at load, so a typo fails the start (or the reload keeps the old
+# templates), never a signal that would then wait with no mail to tell anyone.
+SAMPLE_CHILD = Child(name="Voorbeeld Kind", birth_date=date(2018, 5, 1), school="00XX00", municipality="Voorbeeld",
+                     reference=None)
+
+
+def rendered(templates: Templates, rules: Rules, sender: Sender) -> Templates:
+    """`templates`, once each has rendered for every school and every kind of alert, sealed and not; TemplateError
+    naming the template otherwise."""
+    for school in rules.schools:
+        templates.render_notice(Delivery(school, (SAMPLE_CHILD,)), sender)
+    for reason in Reason:
+        alert = Alert(f"check:{reason.value}", reason, folder="HWC-Handmatig", detail="00XX00", items=("HWC-000000",),
+                      reference="HWC-000000", personal=("kind 1: Voorbeeld Kind, geboren 01-05-2018",))
+        for sealed in (False, True):
+            render_alert(templates, alert, sender, sealed=sealed)
+    return templates
+
+
 def load_context(settings: Settings, now: Clock) -> Context:
     trust_files(settings)
     rules = load_rules(settings.rules)
     if problems := profile_problems(settings, rules):
         raise ConfigError("\n".join(f"{settings.rules}: {problem}" for problem in problems))
-    return Context(settings=settings, rules=rules, templates=Templates(settings.templates or PACKAGED_TEMPLATES),
-                   secret=state_secret(settings.state_dir), now=now, register=register_of(settings, now))
+    templates = rendered(Templates(settings.templates or PACKAGED_TEMPLATES), rules, settings.sender)
+    return Context(settings=settings, rules=rules, templates=templates, secret=state_secret(settings.state_dir),
+                   now=now, register=register_of(settings, now))
 
 
 def keyrings(settings: Settings) -> tuple[GpgKeyring, GpgKeyring]:
@@ -157,6 +189,8 @@ def gateways(settings: Settings) -> dict[str, SmtpTransport]:
 
 def open_edges(settings: Settings) -> Edges:
     trust_files(settings)
+    if problems := ca_problems(settings):
+        raise ConfigError("\n".join(problems))
     inbound, outbound = keyrings(settings)
     mailbox, transport = servers(settings)
     return with_profiles(Edges(mailbox=mailbox, inbound=inbound, outbound=outbound, transport=transport,
@@ -165,7 +199,10 @@ def open_edges(settings: Settings) -> Edges:
 
 def reopened(edges: Edges, old: Settings, new: Settings) -> Edges:
     """The edges for reloaded settings: new connections when a server or its login changed (the old mailbox is
-    closed), the S/MIME certificates and gateways read again in any case."""
+    closed), the S/MIME certificates and gateways read again in any case. ConfigError, the old edges untouched, when
+    a CA bundle cannot be read."""
+    if problems := ca_problems(new):
+        raise ConfigError("\n".join(problems))
     if (old.imap, old.smtp, old.login) != (new.imap, new.smtp, new.login):
         edges.mailbox.close()
         mailbox, transport = servers(new)

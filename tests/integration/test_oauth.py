@@ -255,7 +255,7 @@ def test_both_servers_refusing_is_critical_in_once_and_check_and_nobody_is_told(
 
     assert failed.returncode == 1 and "CRITICAL: imap and smtp refuse the login" in failed.stderr
     assert '"event": "login-refused-everywhere"' in failed.stderr
-    assert checked.returncode == 1 and "Traceback" not in checked.stdout + checked.stderr
+    assert checked.returncode == 2 and "Traceback" not in checked.stdout + checked.stderr
     lines = checked.stdout.splitlines()
     assert any(line.startswith("imap: problem: ") and "refused the login" in line for line in lines), lines
     assert any(line.startswith("smtp: problem: ") and "refused the login" in line for line in lines), lines
@@ -271,7 +271,7 @@ def test_a_token_the_endpoint_will_not_issue_is_diagnosed_without_the_secret(run
 
     checked = run.cli("check", config=login.config)
 
-    assert checked.returncode == 1 and "Traceback" not in checked.stdout + checked.stderr
+    assert checked.returncode == 2 and "Traceback" not in checked.stdout + checked.stderr
     (imap,) = [line for line in checked.stdout.splitlines() if line.startswith("imap: ")]
     assert imap.startswith("imap: problem: ") and "no token" in imap and "the client secret has expired" in imap
     assert login.secret not in checked.stdout + checked.stderr

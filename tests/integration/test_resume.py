@@ -304,6 +304,9 @@ class FaultyKeyring:
     def has_secret_key(self, fingerprint: str) -> bool:
         return self.fault.around("has_secret_key", (fingerprint,), lambda: self.real.has_secret_key(fingerprint))
 
+    def unlocks(self, fingerprint: str) -> bool:
+        return self.fault.around("unlocks", (fingerprint,), lambda: self.real.unlocks(fingerprint))
+
 
 # ---- what people see ------------------------------------------------------------------------------------------
 

@@ -88,6 +88,9 @@ class FakeKeyring:
     def has_secret_key(self, fingerprint: str) -> bool:
         return False
 
+    def unlocks(self, fingerprint: str) -> bool:
+        raise AssertionError("intake never signs")
+
 
 def intake(raw: bytes, keyring: FakeKeyring | None = None) -> Authentic | NotOurs | Held:
     return authenticate(raw, RULES, keyring or FakeKeyring(), limits=LIMITS, trust=TRUST, office=OFFICE, now=NOW)
