@@ -160,10 +160,12 @@ class Dovecot(Service):
         self._passwords: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        """Write the config and run the master; return once IMAPS and LMTP answer."""
+    def start(self, *, same_ports: bool = False) -> None:
+        """Write the config and run the master; return once IMAPS and LMTP answer. `same_ports`: a restart, on the
+        ports the clients already know."""
         self._prepare_directory()
-        self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
+        if not same_ports:
+            self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
         self.config_path.write_text(self._config())
         if self.oauth is not None:
             self.oauth_config_path.write_text(_OAUTH_CONFIG.format(
@@ -194,6 +196,11 @@ class Dovecot(Service):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def restart(self) -> None:
+        """As a package upgrade restarts it: every session is told BYE, the ports are closed a moment."""
+        self.stop()
+        self.start(same_ports=True)
 
     def add_user(self, address: str, password: str) -> None:
         """Add or replace a user; Dovecot re-reads the passwd-file when it changes."""

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from hwc_mailer.service.register import import_register
+from hwc_mailer.settings.config import load_settings
+from lab.children import REGISTER_EXPORT
 from lab.gpg import gpg
 from lab.keystates import make_partner_key
 from lab.world import sample_signal
@@ -191,3 +195,19 @@ def test_the_pre_start_check_fails_only_when_the_daemon_could_not_work(run: Run)
     assert critical.returncode == 0, "an expired school key: the daemon must run to hold that school's signals"
     assert critical.stdout.startswith("hwc-mailer CRITICAL: ")
     assert stopping.returncode == 2 and "gpg.passphrase" in stopping.stdout
+
+
+@pytest.mark.parametrize(("age_days", "code", "state"), [(10, 1, "WARNING"), (20, 2, "CRITICAL")])
+def test_a_stale_register_index_is_a_warning_and_one_too_old_to_use_is_critical(run: Run, age_days: int, code: int,
+                                                                             state: str) -> None:
+    config = run.world.write_config(run.config.parent, state_dir=run.directory / "state", register=True)
+    imported = import_register(REGISTER_EXPORT.encode(), load_settings(config),
+                               datetime.now(UTC) - timedelta(days=age_days))
+    assert imported.info is not None
+
+    checked = run.cli("check", "--offline")
+
+    assert checked.returncode == code, checked.stdout + checked.stderr
+    first = checked.stdout.splitlines()[0]
+    assert first.startswith(f"hwc-mailer {state}: ") and f"register_age_days={age_days}" in first, first
+    assert f"register index {run.directory / 'state' / 'register.sqlite'} is {age_days}.0 days old" in checked.stdout

@@ -176,6 +176,22 @@ def test_a_kicked_session_is_noticed_at_once_and_a_signal_after_it_goes_out_well
         assert child.terminate() == 0
 
 
+def test_after_a_dovecot_restart_the_daemon_reconnects_and_a_signal_goes_out_well_inside_one_idle_period(
+        run: Run) -> None:
+    world = run.world
+    config = world.write_config(run.directory / "etc-restart", state_dir=run.directory / "state",
+                                idle_seconds=IDLE_SECONDS, poll_seconds=IDLE_SECONDS)
+    with daemon(run, config) as child:
+        ready = child.await_event("ready")
+        world.dovecot.restart()
+        child.await_event("outage", after=ready, timeout=IDLE_SECONDS / 3)
+        world.deliver_signal(world.signal_mail(sample_signal([TIM, SARA])))
+        assert eventually(lambda: every_school_has_mail(world), timeout=IDLE_SECONDS / 2), \
+            "the restart was noticed only when the IDLE period ran out"
+        assert child.terminate() == 0
+    assert_no_personal_data([child.output], run.written)
+
+
 def test_sighup_loads_rules_that_know_a_new_school(run: Run) -> None:
     world = run.world
     rules = run.directory / "etc" / "rules.yaml"
