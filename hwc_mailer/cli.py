@@ -37,7 +37,7 @@ from .edges.files import instance_lock
 from .edges.register import read_info
 from .edges.systemd import Notifier
 from .errors import AlreadyRunning, ConfigError, FolderMissing, HwcError, LoginRefused, Outage, RulesError
-from .service.checks import Findings, Measure, Severity, offline_findings
+from .service.checks import Findings, Measure, Severity, check_offline
 from .service.daemon import Daemon
 from .service.folders import resolve_folders
 from .service.keys import import_keys, key_statuses, keyring_problems
@@ -235,14 +235,9 @@ def _checked(invocation: Invocation, *, online: bool) -> Findings:
             found.problem(line, stops=True)
         return found
     try:
-        offline = offline_findings(settings, context, edges)
+        check_offline(found, settings, context, edges)
     finally:
         edges.store.close()
-    found.lines += offline.lines
-    found.problems += offline.problems
-    found.warnings += offline.warnings
-    found.stopping += offline.stopping
-    found.measures += offline.measures
     for name, gateway in settings.gateways.items():
         found.note(f"gateway {name}: {gateway.host}:{gateway.port} sees the notices of its contacts in clear, under "
                    f"processor agreement: {gateway.processor_agreement}")

@@ -76,16 +76,14 @@ class Findings:
         return Severity.CRITICAL if self.problems else Severity.WARNING if self.warnings else Severity.OK
 
 
-def offline_findings(settings: Settings, context: Context, edges: Edges) -> Findings:
+def check_offline(found: Findings, settings: Settings, context: Context, edges: Edges) -> None:
     """Everything `check --offline` looks at once the configuration has loaded: keys, the login's secret, the
     register index, and what waits for a person."""
-    found = Findings()
     now = context.now()
     _keys(found, settings, context, edges, now)
     _secret(found, settings, now)
     _register(found, settings, now)
     _waiting(found, settings, edges.store)
-    return found
 
 
 def _keys(found: Findings, settings: Settings, context: Context, edges: Edges, now: datetime) -> None:
