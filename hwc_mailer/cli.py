@@ -122,12 +122,15 @@ def once(invocation: Invocation) -> None:
             services.maintenance.tidy()
             outcomes = services.pipeline.process_waiting()
             services.logins.settle()
+            services.metrics.passed()
         except LoginRefused as error:
             told = services.logins.refused(error)
+            services.metrics.failed(error)
             click.echo(f"error: {error}\n{told.status(error)}", err=True)
             sys.exit(1)
         except Outage as error:
             log.error("outage", error=str(error))
+            services.metrics.failed(error)
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
         except HwcError as error:

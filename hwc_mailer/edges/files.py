@@ -11,6 +11,9 @@ is owned by the service manager (root), mode 0400, with an ACL entry that lets t
 read it (so `ls -l` shows `-r--r-----+`: the group bits show the ACL mask); on a file system
 without ACLs systemd chowns it to the service user instead, mode 0400. Both are accepted; an ACL
 that lets anyone else read it is not.
+
+One file is written for others to read and trusted for nothing: the metrics textfile (`write_public`,
+mode 0644, replaced in one rename), which holds no personal data.
 """
 
 import errno
@@ -22,7 +25,7 @@ import shlex
 import stat
 import struct
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..errors import AlreadyRunning, ConfigError
@@ -207,6 +210,69 @@ def _only_we_may_read(descriptor: int) -> bool:
                                                                      and permissions):
             return False
     return True
+
+
+# The most of a textfile of ours that is read back: it is a few kilobytes.
+MAX_PUBLIC_READ = 64 * 1024
+
+
+def write_public(path: Path, content: bytes, what: str) -> None:
+    """`content` in place of `path`, readable by everyone (0644, whatever the umask): for a file that holds nothing
+    private, such as the metrics node_exporter reads. Written to a hidden scratch file beside it, synced, then renamed
+    over it, so a reader sees the old file or the new one, never half of one; a link at `path` is replaced, never
+    followed."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):      # of a write that was killed
+        with suppress(OSError):
+            leftover.unlink()
+    scratch = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise ConfigError(_unwritable(path, what, error)) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(scratch, path)
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as error:
+        with suppress(OSError):
+            scratch.unlink()
+        raise ConfigError(_unwritable(path, what, error)) from None
+
+
+def _unwritable(path: Path, what: str, error: OSError) -> str:
+    me, folder = _name(os.geteuid()), shlex.quote(str(path.parent))
+    if error.errno == errno.EROFS:
+        hint = (f"the file system is read-only here; under systemd add ReadWritePaths={path.parent} to the unit "
+                "in a drop-in (docs/config.md, metrics)")
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        hint = f"{me} must be able to create files in {path.parent}: `setfacl -m u:{me}:rwx {folder}`"
+    elif error.errno == errno.ENOENT:
+        hint = f"create the directory {path.parent} first"
+    else:
+        hint = "check the path and the directory"
+    return f"{what} {path} cannot be written: {error.strerror}; {hint}"
+
+
+def read_public(path: Path) -> bytes | None:
+    """The start of a public file of ours (at most MAX_PUBLIC_READ bytes), never through a link; None when it is
+    missing or cannot be read: nothing depends on it."""
+    try:
+        descriptor = os.open(path, _READ)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            return handle.read(MAX_PUBLIC_READ) if stat.S_ISREG(os.fstat(handle.fileno()).st_mode) else None
+        except OSError:
+            return None
 
 
 @contextmanager

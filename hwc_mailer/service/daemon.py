@@ -13,7 +13,8 @@ a loop. An outage (IMAP or SMTP down) closes the
 connection and retries with growing pauses; nothing is lost because every
 unfinished message simply stays in the inbox. SIGHUP reloads rules,
 templates, the S/MIME CAs and CRLs and the gateways, keeping the old ones when
-the new ones do not load.
+the new ones do not load. With `metrics`, the textfile is written after every
+pass and after every failed one (service/metrics.py).
 """
 
 import signal
@@ -110,6 +111,7 @@ class Daemon:
                 if outcomes:
                     log.info("pass-done", count=len(outcomes))
                 self.services.logins.settle()
+                self.services.metrics.passed()
                 self._notify.status(self._failed_reload or idle_status(outcomes, time.time()))
                 if not ready or troubled:
                     log.info("ready", folder=settings.folders.inbox)
@@ -119,6 +121,7 @@ class Daemon:
                 backoff = 1.0
             except LoginRefused as error:
                 told = self.services.logins.refused(error)
+                self.services.metrics.failed(error)
                 self._notify.status(told.status(error))
                 self.edges.mailbox.close()
                 troubled = True
@@ -127,6 +130,7 @@ class Daemon:
                 raise
             except HwcError as error:       # an outage, or a failure no message caused (sealing an alert)
                 log.error("outage" if isinstance(error, Outage) else "pass-failed", error=str(error), seconds=backoff)
+                self.services.metrics.failed(error)
                 self._notify.status(f"reconnecting in {backoff:.0f}s: {error}")
                 self.edges.mailbox.close()
                 troubled = True

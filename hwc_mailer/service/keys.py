@@ -93,6 +93,21 @@ def key_statuses(settings: Settings, rules: Rules, inbound: Keyring, outbound: K
     return statuses
 
 
+@dataclass(frozen=True)
+class KeyHealth:
+    """For the metrics: when the first key, certificate or login secret expires, and how many cannot be used."""
+
+    first_expiry: datetime | None       # None: none of them expires
+    unusable: int
+
+
+def key_health(statuses: list[KeyStatus], secret_expires: datetime | None) -> KeyHealth:
+    expiries = [status.info.expires for status in statuses if status.info.expires is not None]
+    if secret_expires is not None:
+        expiries.append(secret_expires)
+    return KeyHealth(min(expiries, default=None), sum(status.info.state is not KeyState.ok for status in statuses))
+
+
 def keyring_problems(settings: Settings, rules: Rules, inbound: Keyring, outbound: Keyring) -> list[str]:
     """What `check` and `keys` report beyond key states: a missing own secret key, a mixed-up keyring."""
     own = settings.gpg.key_fingerprint

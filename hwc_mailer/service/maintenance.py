@@ -7,7 +7,7 @@
                 part of tidy: genuine alerts that were over their hourly budget or that no officer's server
                 accepted, oldest first within the budget, then the junk digest when due
     check_keys  daily: officers hear about keys that expire soon or cannot be used, and about the login's client
-                secret or certificate expiring
+                secret or certificate expiring; what it found is kept for the metrics (`key_health`)
     on_time     every pass, also in an outage, driven by the injected clock and the times the journal keeps
                 (never the server's dates), in this order:
                   escalate   authentic signals not at their school (held for a person, or waiting on an outage)
@@ -32,12 +32,13 @@ import structlog
 from ..domain.outcomes import NotOurs, parse_outcome_code
 from ..domain.reasons import Reason
 from ..domain.schoolday import SchoolCalendar
+from ..edges.login import secret_expiry
 from ..edges.protocols import Placed
-from ..errors import Outage
+from ..errors import ConfigError, Outage
 from ..settings.config import Folders, SchoolDay, Weekday
 from .alerts import Alert, Alerter
 from .folders import purge_placed
-from .keys import key_alerts, key_statuses
+from .keys import KeyHealth, KeyStatus, key_alerts, key_health, key_statuses
 from .logins import secret_alerts
 from .pipeline import Context, Edges, delayed_event, source_key
 
@@ -74,6 +75,7 @@ class Maintenance:
         self._folders = folders
         self._calendar = school_calendar(context.settings.school_day)
         self._looked_at: datetime | None = None
+        self._keys: KeyHealth | None = None
 
     def tidy(self) -> None:
         self.send_pending_alerts()
@@ -94,15 +96,32 @@ class Maintenance:
 
     def check_keys(self) -> int:
         now = self.context.now()
-        statuses = key_statuses(self.context.settings, self.context.rules, self.edges.inbound, self.edges.outbound,
-                                now, self.edges.certificates)
+        statuses = self._key_statuses(now)
         settings = self.context.settings
+        self._keys = key_health(statuses, self._secret_expiry())
         expiring = secret_alerts(settings.login, now, settings.alerts.key_expiry_days)
         for alert in expiring:
             log.warning("login-secret-expiring", reason=alert.code, step=alert.event)
         told = sum(self.alerter.tell(alert) for alert in key_alerts(statuses, now) + expiring)
         log.info("keys-checked", count=len(statuses), deliveries=told)
         return told
+
+    def key_health(self) -> KeyHealth:
+        """As the last key check found it; checked now (without telling anyone) when none ran yet, as in `once`."""
+        if self._keys is None:
+            self._keys = key_health(self._key_statuses(self.context.now()), self._secret_expiry())
+        return self._keys
+
+    def _key_statuses(self, now: datetime) -> list[KeyStatus]:
+        return key_statuses(self.context.settings, self.context.rules, self.edges.inbound, self.edges.outbound, now,
+                            self.edges.certificates)
+
+    def _secret_expiry(self) -> datetime | None:
+        """An unreadable certificate is told by the login it breaks and by `check`, not here."""
+        try:
+            return secret_expiry(self.context.settings.login)
+        except ConfigError:
+            return None
 
     def on_time(self, between: Callable[[], None] | None = None) -> None:
         """The clock's chores. The mailbox is looked at (one listing per folder, `between` called before each, so

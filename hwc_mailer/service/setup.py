@@ -26,6 +26,7 @@ from ..settings.rules import Profile, Rules, load_rules
 from .alerts import Alert, Alerter, render_alert
 from .logins import LoginWatch
 from .maintenance import Maintenance
+from .metrics import MetricsFile
 from .pipeline import Context, Edges, Pipeline
 from .register import register_key
 
@@ -219,17 +220,19 @@ def with_profiles(edges: Edges, settings: Settings) -> Edges:
 
 @dataclass(frozen=True)
 class Services:
-    """What runs on a pass: the pipeline and the chores around it, sharing one alerter (and its hourly cap), and
-    what tells people when a server refuses the login."""
+    """What runs on a pass: the pipeline and the chores around it, sharing one alerter (and its hourly cap), what
+    tells people when a server refuses the login, and the metrics textfile written after each pass."""
 
     pipeline: Pipeline
     maintenance: Maintenance
     logins: LoginWatch
+    metrics: MetricsFile
 
 
 def assemble(edges: Edges, context: Context) -> Services:
     alerter = Alerter(context.settings, context.rules, context.templates, edges.outbound, edges.transport,
                       edges.store, context.now, edges.certificates)
     pipeline = Pipeline(edges, context, alerter)
-    return Services(pipeline, Maintenance(edges, context, alerter, pipeline.folders),
-                    LoginWatch(edges, alerter, context.settings.folders.alerts))
+    maintenance = Maintenance(edges, context, alerter, pipeline.folders)
+    return Services(pipeline, maintenance, LoginWatch(edges, alerter, context.settings.folders.alerts),
+                    MetricsFile(context.settings, edges.store, context.now, maintenance.key_health))

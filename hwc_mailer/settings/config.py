@@ -395,6 +395,20 @@ class Register(Strict):
     columns: RegisterColumns = RegisterColumns()
 
 
+class Metrics(Strict):
+    """Prometheus metrics through node_exporter's textfile collector: a file, no listening socket."""
+
+    textfile: Path = Field(description="the .prom file the daemon writes after every pass, in the directory "
+                                       "node_exporter's --collector.textfile.directory names")
+
+    @field_validator("textfile")
+    @classmethod
+    def _prom_file(cls, value: Path) -> Path:
+        if value.suffix != ".prom":
+            raise ValueError("the name must end in .prom: node_exporter's textfile collector reads only those")
+        return value
+
+
 class Settings(Strict):
     login: Login = Login()          # first: the servers are checked against it
     school_day: SchoolDay = SchoolDay()
@@ -418,6 +432,7 @@ class Settings(Strict):
                                                           "is gateway")
     lookup: Register | None = Field(None, alias="register", description="the education-register lookup; "
                                     "without it a child's school comes from the School: line alone")
+    metrics: Metrics | None = Field(None, description="Prometheus metrics in a textfile; none without it")
 
     @field_validator("imap", "smtp")
     @classmethod
