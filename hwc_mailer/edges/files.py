@@ -247,6 +247,18 @@ def write_public(path: Path, content: bytes, what: str) -> None:
         raise ConfigError(_unwritable(path, what, error)) from None
 
 
+def public_unwritable(path: Path, what: str) -> str | None:
+    """What would keep `write_public` from writing `path`, found by making (and removing) a scratch file beside it;
+    None when it can."""
+    scratch = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        os.close(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+        scratch.unlink()
+    except OSError as error:
+        return _unwritable(path, what, error)
+    return None
+
+
 def _unwritable(path: Path, what: str, error: OSError) -> str:
     me, folder = _name(os.geteuid()), shlex.quote(str(path.parent))
     if error.errno == errno.EROFS:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
+from ..edges import files
 from ..edges.login import secret_expiry
 from ..edges.protocols import AlertKind, KeyState, Store
 from ..edges.register import read_info
@@ -78,12 +79,15 @@ class Findings:
 
 def check_offline(found: Findings, settings: Settings, context: Context, edges: Edges) -> None:
     """Everything `check --offline` looks at once the configuration has loaded: keys, the login's secret, the
-    register index, and what waits for a person."""
+    register index, what waits for a person, and whether the metrics textfile can be written."""
     now = context.now()
     _keys(found, settings, context, edges, now)
     _secret(found, settings, now)
     _register(found, settings, now)
     _waiting(found, settings, edges.store)
+    if settings.metrics is not None and (unwritable := files.public_unwritable(settings.metrics.textfile,
+                                                                               "metrics textfile")) is not None:
+        found.warning(unwritable)
 
 
 def _keys(found: Findings, settings: Settings, context: Context, edges: Edges, now: datetime) -> None:

@@ -211,3 +211,14 @@ def test_a_stale_register_index_is_a_warning_and_one_too_old_to_use_is_critical(
     first = checked.stdout.splitlines()[0]
     assert first.startswith(f"hwc-mailer {state}: ") and f"register_age_days={age_days}" in first, first
     assert f"register index {run.directory / 'state' / 'register.sqlite'} is {age_days}.0 days old" in checked.stdout
+
+
+def test_a_metrics_textfile_that_cannot_be_written_is_a_warning(run: Run) -> None:
+    folder = run.directory / "node-exporter"          # not made yet: the tests run as root, whom no mode stops
+    run.config.write_text(run.config.read_text() + f"metrics:\n  textfile: {folder}/hwc-mailer.prom\n")
+
+    checked = run.cli("check", "--offline")
+
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert (f"warning: metrics textfile {folder}/hwc-mailer.prom cannot be written: No such file or directory; "
+            f"create the directory {folder} first") in checked.stdout
