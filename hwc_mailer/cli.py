@@ -1,5 +1,5 @@
 """Command line: run, once, check, show-config, stats, keys, keys import, rules check, route, register, register
-import.
+import, schema.
 English for admins; exit codes for scripts.
 
 Exit codes: 0 fine, 1 problems found (check, keys, rules check, register), a pass that hit an
@@ -601,3 +601,21 @@ def register_import(invocation: Invocation, export: BinaryIO, force: bool) -> No
     click.echo(f"imported {report.info.pupils} pupil(s) into {settings.register_index} "
                f"({report.info.entries} entries; {len(report.skipped)} row(s) skipped)")
     sys.exit(SKIPPED_ROWS if report.skipped else 0)
+
+
+@main.command("schema")
+@click.argument("kind", type=click.Choice(["config", "rules"]))
+def schema(kind: str) -> None:
+    """Print the JSON Schema of the service file (config) or of the routing rules (rules), for an editor that
+    checks the YAML as it is typed.
+
+    Save it beside the file and name it in the file's first line:
+    `hwc-mailer schema config > /etc/hwc-mailer/config.schema.json`, then
+    `# yaml-language-server: $schema=config.schema.json` at the top of config.yaml.
+    """
+    from .settings.schema import schema_file  # here, so the command is one block at the end of this module
+    try:
+        text = schema_file(kind).read_text(encoding="utf-8")
+    except OSError as error:
+        _fail(HwcError(f"cannot read the shipped schema {schema_file(kind)}: {error.strerror}; reinstall hwc-mailer"))
+    click.echo(text, nl=False)

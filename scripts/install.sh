@@ -26,7 +26,7 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 # The test extras: pytest and its helpers, and the checks scripts/test.sh runs first (ruff, mypy, import-linter).
-if ! .venv/bin/python -c "import hwc_mailer, aiosmtpd, pytest, hypothesis, ruff, mypy, importlinter, prometheus_client" 2>/dev/null \
+if ! .venv/bin/python -c "import hwc_mailer, aiosmtpd, pytest, hypothesis, jsonschema, ruff, mypy, importlinter, prometheus_client" 2>/dev/null \
         || [ pyproject.toml -nt .venv/.installed ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e '.[test]'

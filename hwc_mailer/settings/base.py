@@ -6,13 +6,18 @@ Admins edit the service file and the routing rules by hand; an error that says
 a search, so both loaders share this one, and it reports every problem, not the first.
 """
 
+import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, WithJsonSchema
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.scalarbool import ScalarBoolean
+
+from .wording import Form, admin_message, dotted, yaml_message
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -21,6 +26,8 @@ class Strict(BaseModel):
     """Every admin-written model: unknown keys are errors (a typo never silently means a default)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # What the section looks like, said when something else stands where it belongs ("expected ...").
+    admin_form: ClassVar[str | None] = None
 
 
 def _fingerprint_text(value: object) -> object:
@@ -30,8 +37,12 @@ def _fingerprint_text(value: object) -> object:
     return value.replace(" ", "").upper() if isinstance(value, str) else value
 
 
+# As written in YAML: gpg's groups of four, either case. The JSON Schema takes what the loader takes.
+FINGERPRINT_AS_WRITTEN = r"^ *(?:[0-9A-Fa-f] *){40}$"
 Fingerprint = Annotated[str, BeforeValidator(_fingerprint_text), StringConstraints(pattern=r"^[0-9A-F]{40}$"),
-                        Field(description="40 hex digits")]
+                        Form("not a 40-character fingerprint (40 hex digits, spaces allowed)", counted=True),
+                        WithJsonSchema({"type": "string", "pattern": FINGERPRINT_AS_WRITTEN}),
+                        Field(description="40 hex digits, as `gpg --fingerprint` prints them (spaces allowed)")]
 
 
 class Located(ValueError):
@@ -61,47 +72,66 @@ class YamlProblem(Exception):
 
 
 def load_model(path: Path, model: type[Model]) -> Model:
-    """Read `path` and validate it as `model`; raise YamlProblem with a position."""
+    """Read `path` and validate it as `model`; raise YamlProblem with a position.
+
+    Validated as the JSON the YAML stands for, strictly: a number in quotes is text, as in the JSON Schema
+    that editors check the file with, so what the editor accepts and what the loader accepts are the same."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise YamlProblem([Problem(f"cannot read file: {error.strerror}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[:error.start]
+        raise YamlProblem([Problem("not UTF-8 text; save the file as UTF-8", before.count(b"\n") + 1,
+                                   len(before) - (before.rfind(b"\n") + 1) + 1)]) from None
     try:
         document = YAML(typ="rt").load(text)
     except MarkedYAMLError as error:
         mark = error.problem_mark
-        raise YamlProblem([Problem(f"not valid YAML: {error.problem}",
+        raise YamlProblem([Problem(yaml_message(error),
                                    mark.line + 1 if mark else None, mark.column + 1 if mark else None)]) from None
     if document is None:
+        if any(field.is_required() for field in model.model_fields.values()):
+            raise YamlProblem([Problem("the file is empty (or holds only comments)")])
         document = {}
     try:
-        return model.model_validate(_plain(document))
+        return model.model_validate_json(json.dumps(json_data(document), default=str), strict=True)
     except ValidationError as error:
         found: list[tuple[bool, tuple[Any, ...], str]] = []
         for item in error.errors():
             cause = item.get("ctx", {}).get("error")
             misspelt = item["type"] == "extra_forbidden"
             if isinstance(cause, Located):
-                found += [(misspelt, tuple(item["loc"]) + location, message) for message, location in cause.problems]
+                found += [(misspelt, tuple(item["loc"]) + location, f"{dotted(tuple(item['loc']) + location)}: "
+                           f"{message}") for message, location in cause.problems]
             else:
-                found.append((misspelt, tuple(item["loc"]), item["msg"].removeprefix("Value error, ")))
+                message, located = admin_message(item, model)
+                found.append((misspelt, tuple(item["loc"]), f"{dotted(tuple(item['loc']))}: {message}"
+                              if located and item["loc"] else message))
         # A container's complaint that follows from a bad item inside it ("at least 1 item") says nothing new.
         locations = [location for _, location, _ in found]
         found = [entry for entry in found if not any(len(other) > len(entry[1]) and other[:len(entry[1])] == entry[1]
                                                      for other in locations)]
-        problems = [(misspelt, Problem(f"{_dotted(location)}: {message}" if location else message,
-                                       *_position(document, location))) for misspelt, location, message in found]
+        problems = [(misspelt, Problem(message, *_position(document, location)))
+                    for misspelt, location, message in found]
         # A misspelt key first (it explains the "missing" one beside it), then in file order.
         problems.sort(key=lambda entry: (not entry[0], entry[1].line or 0, entry[1].column or 0))
         raise YamlProblem([problem for _, problem in problems]) from None
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip types to plain dicts and lists, so pydantic sees ordinary data."""
+def json_data(node: Any) -> Any:
+    """ruamel's round-trip types as the JSON they stand for: plain dicts and lists, true and false (not ruamel's
+    integers that print as them), dates as the ISO text an editor's JSON Schema check sees."""
     if isinstance(node, dict):
-        return {str(key): _plain(value) for key, value in node.items()}
+        return {str(key): json_data(value) for key, value in node.items()}
     if isinstance(node, list):
-        return [_plain(item) for item in node]
+        return [json_data(item) for item in node]
+    if isinstance(node, ScalarBoolean):
+        return bool(node)
+    if isinstance(node, date):
+        return node.isoformat()
     return node
 
 
@@ -126,15 +156,9 @@ def _position(document: Any, location: tuple[Any, ...]) -> tuple[int | None, int
         except (KeyError, TypeError):
             break
     if line is None:
-        return None, None
+        start = getattr(document, "lc", None)
+        if location or start is None:
+            return None, None
+        line, column = start.line, start.col
     return line + 1, (column or 0) + 1
 
-
-def _dotted(location: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for key in location:
-        if isinstance(key, int):
-            parts.append(f"[{key}]")
-        else:
-            parts.append(("." if parts else "") + str(key))
-    return "".join(parts)

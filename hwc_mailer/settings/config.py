@@ -13,15 +13,24 @@ from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import ConfigError
 from .base import Fingerprint, Strict, YamlProblem, load_model
+from .wording import Form
 
 Model = TypeVar("Model", bound=BaseModel)
+
+# Texts with a pattern, and what the admin is told when a value does not fit it (instead of the pattern).
+HeaderText = Annotated[str, Form('not a header "Name: value" on one line')]
+OneLine = Annotated[str, Form("must be one line")]
+HostName = Annotated[str, Form("not a host name (with an optional :port)")]
+HttpsUrl = Annotated[str, Form("not an https:// address without a user or password in it")]
+MailAddress = Annotated[str, Form("not an e-mail address (name@domain)")]
+ClockTime = Annotated[str, Form("not a time as HH:MM (00:00 to 23:59)")]
 
 
 class TlsMode(StrEnum):
@@ -31,6 +40,10 @@ class TlsMode(StrEnum):
 
 class Secret(Strict):
     """Where a secret is read from: exactly one of `file`, `env`, `credential`."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": [source], "properties": {source: {
+        "type": "string"}}} for source in ("file", "env", "credential")]})
+    admin_form = "{file: PATH}, {env: VARIABLE} or {credential: NAME} (where the secret is read from, never the secret)"
 
     file: Path | None = None
     env: str | None = None
@@ -110,14 +123,17 @@ class Gateway(Server):
     """A secure-mail gateway (Zivver's Mail Submission and the like) that takes a notice in clear over verified TLS
     and encrypts and delivers it itself: trusted with the content, so only under a processor agreement."""
 
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": [marker], "properties": {marker: {
+        "type": "string"}}} for marker in ("header", "subject_tag")]})
+
     port: int = Field(587, ge=1, le=65535)
     tls: TlsMode = TlsMode.starttls
     username: str
     password: Secret
-    header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,76}: ?[\x21-\x7e][\x20-\x7e]{0,200}$",
-                               description='"Name: value": the header the gateway reads as "send securely"')
-    subject_tag: str | None = Field(None, min_length=1, max_length=40, pattern=r"^[^\r\n]+$",
-                                    description="put before the subject, where the gateway looks for it instead")
+    header: HeaderText | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,76}: ?[\x21-\x7e][\x20-\x7e]{0,200}$",
+                                      description='"Name: value": the header the gateway reads as "send securely"')
+    subject_tag: OneLine | None = Field(None, min_length=1, max_length=40, pattern=r"^[^\r\n]+$",
+                                        description="put before the subject, where the gateway looks for it instead")
     processor_agreement: str = Field(min_length=1, description="the processor agreement (verwerkersovereenkomst) "
                                                                "under which the gateway sees the notices in clear")
 
@@ -165,10 +181,10 @@ class Login(Strict):
                                                                  "officers and admin are warned before")
     certificate: Secret | None = Field(None, description="microsoft: PEM with the certificate and its private key, "
                                                          "instead of a client secret")
-    authority_host: str = Field("login.microsoftonline.com", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$",
-                                description="microsoft: the Entra sign-in host (other clouds differ)")
-    token_url: str | None = Field(None, pattern=r"^https://[^/@\s]+(/\S*)?$",
-                                  description="oauth2: the token endpoint (https, no credentials in it)")
+    authority_host: HostName = Field("login.microsoftonline.com", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$",
+                                     description="microsoft: the Entra sign-in host (other clouds differ)")
+    token_url: HttpsUrl | None = Field(None, pattern=r"^https://[^/@\s]+(/\S*)?$",
+                                       description="oauth2: the token endpoint (https, no credentials in it)")
     scope: str | None = Field(None, description=f"space-separated scopes; microsoft: {MICROSOFT_SCOPE}")
     ca_file: Path | None = Field(None, description="CA bundle to verify the token endpoint with, instead of the "
                                                    "system store")
@@ -247,7 +263,7 @@ class Gpg(Strict):
 
 
 class Sender(Strict):
-    address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    address: MailAddress = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     name: str = "Leerplicht"
     message_id_domain: str | None = Field(None, description="domain of outgoing Message-IDs; the address's by default")
     subject: str = Field("Bericht van Leerplicht", description="the only subject outside the encryption: generic")
@@ -327,7 +343,7 @@ class Weekday(StrEnum):
 class SchoolDay(Strict):
     """When the school must know: the start of the next school day after a signal arrives is its deadline."""
 
-    start: str = Field("07:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, local time")
+    start: ClockTime = Field("07:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, local time")
     timezone: str = Field("Europe/Amsterdam", description="IANA time zone; daylight saving included")
     days: tuple[Weekday, ...] = Field((Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu, Weekday.fri),
                                       min_length=1, description="the weekdays schools are open")

@@ -13,9 +13,9 @@ import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from ..domain.text import SCHOOL_CODE, has_format_characters, normalise_address, normalise_code, normalise_name
 from ..errors import RulesError
@@ -30,7 +30,7 @@ def _address(value: str) -> str:
     return value
 
 
-Address = Annotated[str, AfterValidator(_address)]
+Address = Annotated[str, AfterValidator(_address), WithJsonSchema({"type": "string", "pattern": ADDRESS})]
 
 
 def _visible(value: str) -> str:
@@ -64,7 +64,29 @@ class Profile(StrEnum):
 PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
 
 
+def _profile_schema(keys: dict[Profile, tuple[tuple[str, ...], tuple[str, ...]] | None]) -> dict[str, Any]:
+    """The JSON Schema of what each profile needs and what belongs to another: per profile the keys it needs and the
+    keys it must not have (absent or null); None where the profile is not possible."""
+    rules: list[dict[str, Any]] = []
+    for profile, needed_and_not in keys.items():
+        condition: dict[str, Any] = {"properties": {"profile": {"const": profile.value}}}
+        if profile is not Profile.openpgp:          # the default: no profile key means openpgp
+            condition["required"] = ["profile"]
+        if needed_and_not is None:
+            rules.append({"if": condition, "then": False})
+            continue
+        needed, other = needed_and_not
+        rules.append({"if": condition, "then": {"required": list(needed), "properties": {
+            **{key: {"type": "string"} for key in needed}, **{key: {"type": "null"} for key in other}}}})
+    return {"allOf": rules}
+
+
 class Contact(Strict):
+    model_config = ConfigDict(json_schema_extra=_profile_schema({
+        Profile.openpgp: (("fingerprint",), ("certificate", "gateway")),
+        Profile.smime: (("certificate",), ("fingerprint", "gateway")),
+        Profile.gateway: (("gateway",), ("fingerprint", "certificate"))}))
+
     name: str
     email: Address
     profile: Profile = Profile.openpgp
@@ -108,7 +130,8 @@ def certificate_digest(pem: str) -> str:
 
 
 class School(Strict):
-    code: str = Field(description="BRIN (12AB) or BRIN plus location (12AB00)")
+    code: str = Field(description="BRIN (12AB) or BRIN plus location (12AB00)",
+                      json_schema_extra={"pattern": SCHOOL_CODE.pattern})
     name: VisibleText
     aliases: tuple[VisibleText, ...] = ()
     municipality: VisibleText
@@ -131,6 +154,10 @@ class School(Strict):
 class Officer(Strict):
     """A Leerplicht officer who gets alerts; with a key or certificate they are encrypted (and the officer can finish
     a held signal by a signed reply), without one they carry no details."""
+
+    model_config = ConfigDict(json_schema_extra=_profile_schema({
+        Profile.openpgp: ((), ("certificate",)), Profile.smime: (("certificate",), ("fingerprint",)),
+        Profile.gateway: None}))
 
     name: str
     email: Address
@@ -176,9 +203,11 @@ class Rules(Strict):
                      for position, alias in enumerate(school.aliases)]
             for key, where, value in keys:
                 owner = claimed.setdefault(key, index)
-                if owner != index:
-                    kind = "code" if key.startswith("code:") else "name"
-                    problems.append((f"{kind} {value!r} is used by schools {self.schools[owner].code} and "
+                if owner != index and key.startswith("code:"):
+                    problems.append((f"code {value!r} is given to two schools, {self.schools[owner].name!r} and "
+                                     f"{school.name!r}; each code must name one school", ("schools", index, *where)))
+                elif owner != index:
+                    problems.append((f"name {value!r} is used by schools {self.schools[owner].code} and "
                                      f"{school.code}; each code, name and alias must name one school",
                                      ("schools", index, *where)))
         senders: dict[str, int] = {}

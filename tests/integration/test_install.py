@@ -1,5 +1,6 @@
 """What an install carries: the package as a wheel builds and installs on its own, and the installed copy (not this
-checkout) knows its version and finds its packaged templates when it checks the lab's servers.
+checkout) knows its version, prints its packaged JSON Schemas and finds its packaged templates when it checks the
+lab's servers.
 
 docs/install.md installs into a virtualenv from PyPI; tests reach nothing beyond loopback, so here the wheel is
 built offline from this checkout and installed without its dependencies into a directory of its own, with the
@@ -50,6 +51,10 @@ def test_the_installed_wheel_knows_its_version_and_checks_the_lab_with_its_packa
     assert Path(where.stdout.strip()) == installed / "hwc_mailer" / "templates", "the installed copy, not this one"
     version = hwc_mailer("--version")
     assert version.returncode == 0 and version.stdout.startswith("hwc-mailer "), version.stderr
+    for kind in ("config", "rules"):
+        schema = hwc_mailer("schema", kind)
+        assert schema.returncode == 0, schema.stderr
+        assert schema.stdout == (REPO / "hwc_mailer" / "schemas" / f"{kind}.schema.json").read_text(encoding="utf-8")
     checked = hwc_mailer("check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "imap: ok" in checked.stdout and "smtp: ok" in checked.stdout

@@ -228,20 +228,23 @@ def test_an_smtp_relay_without_login_is_allowed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "needle", "where"),
+    ("old", "new", "needle", "said"),
     [
-        ("port: 587", "port: zeventig", "port: zeventig", "smtp.port"),
-        ("port: 993", "port: 99300", "port: 99300", "imap.port"),
-        ("tls: starttls", "tls: ssl", "tls: ssl", "smtp.tls"),
-        ("idle_seconds: 30", "idle_seconds: 3600", "idle_seconds: 3600", "imap.idle_seconds"),
-        ("  tls: starttls", "  tsl: starttls", "tsl: starttls", "smtp.tsl"),
-        (f'key_fingerprint: "{FINGERPRINT}"', 'key_fingerprint: "0123"', "key_fingerprint:", "gpg.key_fingerprint"),
+        ("port: 587", "port: zeventig", "port: zeventig", "smtp.port: expected a whole number, got `zeventig`"),
+        ("port: 993", "port: 99300", "port: 99300", "imap.port: must be at most 65535, got 99300"),
+        ("tls: starttls", "tls: ssl", "tls: ssl", "smtp.tls: expected one of: implicit, starttls; got `ssl`"),
+        ("idle_seconds: 30", "idle_seconds: 3600", "idle_seconds: 3600",
+         "imap.idle_seconds: must be at most 1740, got 3600"),
+        ("  tls: starttls", "  tsl: starttls", "tsl: starttls", "unknown key `tsl` under smtp; did you mean `tls`?"),
+        (f'key_fingerprint: "{FINGERPRINT}"', 'key_fingerprint: "0123"', "key_fingerprint:",
+         "gpg.key_fingerprint: not a 40-character fingerprint (40 hex digits, spaces allowed); got 4 characters: "
+         "`0123`"),
     ],
 )
-def test_a_bad_value_names_file_line_and_key(tmp_path: Path, old: str, new: str, needle: str, where: str) -> None:
+def test_a_bad_value_names_file_line_and_key(tmp_path: Path, old: str, new: str, needle: str, said: str) -> None:
     text = edited(old, new)
     message = config_error(tmp_path, text)
-    assert f": {where}: " in message
+    assert message.split(": ", 1)[1] == said
     assert_points_at(message, tmp_path / "config.yaml", line_of(text, needle))
 
 
@@ -255,7 +258,7 @@ def test_an_unquoted_all_digit_fingerprint_tells_to_quote_it(tmp_path: Path) -> 
 def test_a_missing_section_is_named(tmp_path: Path) -> None:
     text = edited("sender:\n  address: leerplicht@example.nl\n  name: Leerplicht Maastricht-Heuvelland\n", "")
     message = config_error(tmp_path, text)
-    assert "sender: Field required" in message
+    assert message == f"{tmp_path / 'config.yaml'}: missing key `sender` at top level"
 
 
 def test_a_missing_service_file_is_a_config_error(tmp_path: Path) -> None:
