@@ -352,8 +352,8 @@ def test_each_mistake_is_told_in_admin_words_at_its_place(tmp_path: Path, kind: 
     code, lines = admin_sees(tmp_path, kind, changed(kind, old, new))
     if kind == CONFIG:
         assert code == 2, lines
-        assert lines[0].startswith("error: "), lines
-        assert [lines[0].removeprefix("error: "), *lines[1:]] == said
+        assert lines[0].startswith(f"hwc-mailer CRITICAL: {len(said)} problem(s), 0 warning(s): "), lines
+        assert lines[1:] == [f"problem: {line}" for line in said]
     else:
         assert code == 1, lines
         assert lines == [*said, f"{len(said)} problem(s)"]
