@@ -302,7 +302,7 @@ def server_problems(settings: Settings) -> list[str]:
     try:
         with mailbox:
             folders, warnings = resolve_folders(mailbox, settings.folders)
-        click.echo(f"imap: ok ({mailbox.describe_login()} accepted; Sent: {_folder(folders.sent)}, "
+        click.echo(f"imap: ok ({mailbox.describe_session()}; Sent: {_folder(folders.sent)}, "
                    f"Trash: {_folder(folders.trash)})")
         for warning in warnings:
             click.echo(f"warning: {warning}")
@@ -310,13 +310,13 @@ def server_problems(settings: Settings) -> list[str]:
         problems["imap"] = str(error)
     try:
         transport.probe()
-        click.echo(f"smtp: ok ({transport.describe_login()} accepted)")
+        click.echo(f"smtp: ok ({transport.describe_session()})")
     except HwcError as error:
         problems["smtp"] = str(error)
     for name, gateway in gateways(settings).items():
         try:
             gateway.probe()
-            click.echo(f"gateway {name}: ok ({gateway.describe_login()} accepted)")
+            click.echo(f"gateway {name}: ok ({gateway.describe_session()})")
         except HwcError as error:
             problems[f"gateway {name}"] = str(error)
     for service, problem in problems.items():
