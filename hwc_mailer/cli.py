@@ -291,7 +291,7 @@ def server_problems(settings: Settings, found: Findings) -> None:
     try:
         with mailbox:
             folders, warnings = resolve_folders(mailbox, settings.folders)
-        found.note(f"imap: ok ({mailbox.describe_login()} accepted; Sent: {_folder(folders.sent)}, "
+        found.note(f"imap: ok ({mailbox.describe_session()}; Sent: {_folder(folders.sent)}, "
                    f"Trash: {_folder(folders.trash)})")
         for warning in warnings:
             found.warning(warning)
@@ -299,13 +299,13 @@ def server_problems(settings: Settings, found: Findings) -> None:
         problems["imap"] = str(error)
     try:
         transport.probe()
-        found.note(f"smtp: ok ({transport.describe_login()} accepted)")
+        found.note(f"smtp: ok ({transport.describe_session()})")
     except HwcError as error:
         problems["smtp"] = str(error)
     for name, gateway in gateways(settings).items():
         try:
             gateway.probe()
-            found.note(f"gateway {name}: ok ({gateway.describe_login()} accepted)")
+            found.note(f"gateway {name}: ok ({gateway.describe_session()})")
         except HwcError as error:
             problems[f"gateway {name}"] = str(error)
     for service, problem in problems.items():

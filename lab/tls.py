@@ -11,7 +11,13 @@ import secrets
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALID_DAYS = "30"
 
@@ -51,6 +57,50 @@ def make_tls(
         "-extfile", extensions, "-out", tls.cert_file,
     )
     return tls
+
+
+def reissue(tls: LabTls, directory: Path, *, not_before: datetime, not_after: datetime,
+            hostnames: Sequence[str] = ("localhost", "127.0.0.1")) -> LabTls:
+    """A server certificate from the CA of `tls` with the validity given (one that has expired, or is not valid
+    yet), with the same extensions as make_tls' but for the dates; its CA file is that of `tls`."""
+    ca_key = serialization.load_pem_private_key((tls.ca_file.parent / "ca.key").read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca = x509.load_pem_x509_certificate(tls.ca_file.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.IPAddress(ipaddress.ip_address(name)) if _is_address(name) else x509.DNSName(name)
+             for name in hostnames]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    reissued = LabTls(ca_file=tls.ca_file, cert_file=directory / "server.pem", key_file=directory / "server.key")
+    reissued.cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    reissued.key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()))
+    return reissued
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _new_key(path: Path) -> None:

@@ -7,7 +7,7 @@ is confirmed by its own Message-ID field. Waiting uses IDLE in bounded
 periods: after a server drops the connection `idle_check()` can keep returning
 nothing, so every period ends with DONE and a NOOP that fails loudly on a dead
 connection. Every library or network error leaves this module as
-MailboxUnavailable, with where and what to check.
+MailboxUnavailable, with where and what to check (edges/reach.py: the sentence `check` prints too).
 
 Two clocks bound every exchange. `timeout_seconds` is the longest wait for one
 read; `deadline_seconds` is the longest one step may take in all (connect + TLS +
@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,20 @@ from ..domain.text import well_formed_message_id
 from ..errors import MailboxLoginRefused, MailboxUnavailable
 from ..settings.config import SENT_ROLE, TRASH_ROLE, Imap, TlsMode
 from .login import LoggingIn, Login, LoginGate, TokenFailure, login_failure, tls_context
+from .reach import (
+    GREETING_PATIENCE,
+    TLS_WORDS,
+    PeerCertificate,
+    SpeaksTlsAtOnce,
+    certificate_at_once,
+    certificate_of,
+    certificate_refused,
+    diagnose,
+    patience,
+    secured,
+    silent_but_tls,
+    unverified,
+)
 
 CHECK_STOP_EVERY = 1.0
 # imaplib refuses any line over 1 MB: a SEARCH answer for an inbox flooded with 150,000 mails is longer, and
@@ -118,7 +133,9 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Plain(imaplib.IMAP4):
-    """imaplib's connection, showing its socket to the connect step's deadline before the greeting is read."""
+    """imaplib's connection, showing its socket to the connect step's deadline before the greeting is read. A
+    server still silent after GREETING_PATIENCE that answers a TLS handshake wants TLS at once: said now, not
+    when the greeting's timeout is up."""
 
     def __init__(self, host: str, port: int, timeout: float | None, deadline: _Deadline) -> None:
         self._deadline = deadline
@@ -127,6 +144,11 @@ class _Plain(imaplib.IMAP4):
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), self._deadline.bounded(timeout))
         self._deadline.watch(sock)
+        left = self._deadline.bounded(timeout)
+        wait = GREETING_PATIENCE if left is None else min(GREETING_PATIENCE, left)
+        if silent_but_tls(sock, self.host, self.port, wait):
+            sock.close()
+            raise SpeaksTlsAtOnce(f"port {self.port} speaks TLS at once")
         return sock
 
 
@@ -217,9 +239,9 @@ class ImapMailbox(LoggingIn):
                     f"IMAP server {server.host}:{server.port}, {doing}: no complete answer within "
                     f"{server.deadline_seconds:g}s (imap.deadline_seconds); the server or the network is stalled "
                     "or far too slow: check both, or raise the deadline") from None
-            detail = type(error).__name__ if isinstance(error, (OSError, ssl.SSLError)) else str(error)[:200]
-            raise MailboxUnavailable(f"IMAP server {server.host}:{server.port}, {doing}: {detail}; "
-                                     "check host, port, tls mode, CA file and credentials") from None
+            certificate = self._presented_certificate() if certificate_refused(error) else None
+            raise MailboxUnavailable(f"{self.where}, {doing}: "
+                                     f"{diagnose(error, server, 'imap', datetime.now(UTC), certificate)}") from None
 
     @contextmanager
     def _boundary(self, doing: str, *, limited: bool = True) -> Iterator[None]:
@@ -236,7 +258,8 @@ class ImapMailbox(LoggingIn):
         self._gate.check()
         context = tls_context(server.ca_file)
         deadline = _Deadline(server.deadline_seconds)
-        with self._translated("connecting", deadline):
+        self.secured = None
+        with self._translated(f"connecting with {TLS_WORDS[server.tls]}", deadline):
             implicit = server.tls is TlsMode.implicit
             client = _Client(deadline, server.host, port=server.port, ssl=implicit, ssl_context=context,
                              timeout=server.timeout_seconds)
@@ -252,12 +275,26 @@ class ImapMailbox(LoggingIn):
                     raise self._gate.after(login_failure(error, self._login, self.where, MailboxLoginRefused,
                                                          MailboxUnavailable)) from None
                 self._gate.accepted()
+                self.secured = secured(client.socket(), server.tls)
             except BaseException:
                 with suppress(OSError):
                     client.shutdown()
                 raise
             self._client = client
             self._selected = None
+
+    def _presented_certificate(self) -> PeerCertificate | None:
+        """The certificate the server shows, unverified: only to say why it was refused."""
+        server = self._server
+        seconds = patience(server)
+        if server.tls is TlsMode.implicit:
+            return certificate_at_once(server.host, server.port, seconds)
+        try:
+            with imaplib.IMAP4(server.host, server.port, timeout=seconds) as plain:
+                plain.starttls(unverified())
+                return certificate_of(plain.sock)
+        except (imaplib.IMAP4.error, OSError, ValueError):
+            return None
 
     def close(self) -> None:
         client, self._client = self._client, None

@@ -38,6 +38,7 @@ from ..errors import ConfigError, LoginRefused, Outage
 from ..settings.config import MAX_RETRY_MINUTES, LoginMethod, Secret, Server
 from ..settings.config import Login as LoginSettings
 from .files import check_secret
+from .reach import TLS_WORDS, Secured
 
 Failure = TypeVar("Failure", bound=Outage)
 
@@ -389,6 +390,7 @@ class LoggingIn:
     """What an edge that logs in tells the rest about its login, in the same words for IMAP and SMTP."""
 
     protocol = ""               # "IMAP" or "SMTP"
+    secured: Secured | None = None     # the TLS of the last connection that got through, for `check`
     _server: Server
     _login: Login
     _gate: "LoginGate"
@@ -397,8 +399,13 @@ class LoggingIn:
     def where(self) -> str:
         return f"{self.protocol} server {self._server.host}:{self._server.port}"
 
-    def describe_login(self) -> str:
-        return self._login.describe()
+    def describe_session(self) -> str:
+        """What the last connection did, for `check`: where to, the TLS with the server's certificate, the login."""
+        server = self._server
+        tls = self.secured.describe() if self.secured is not None else TLS_WORDS[server.tls]
+        login = ("no login (the server takes the daemon by its address)" if isinstance(self._login, NoLogin)
+                 else f"login as {server.username} ({self._login.describe()}) accepted")
+        return f"{server.host}:{server.port}, {tls}; {login}"
 
     @property
     def refusal(self) -> LoginRefused | None:

@@ -12,8 +12,10 @@ recipients or the content permanent (TransportRejected).
 """
 
 import asyncio
-import ssl
+import smtplib
 from collections.abc import Sequence
+from contextlib import suppress
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -22,15 +24,31 @@ from ..domain.logins import LoginProblem, account_problem
 from ..errors import TransportLoginRefused, TransportRejected, TransportUnavailable
 from ..settings.config import Server, TlsMode
 from .login import LoggingIn, Login, LoginGate, NoLoginMethod, TokenFailure, login_failure, tls_context
+from .reach import (
+    TLS_WORDS,
+    PeerCertificate,
+    SpeaksTlsAtOnce,
+    certificate_at_once,
+    certificate_of,
+    certificate_refused,
+    diagnose,
+    patience,
+    secured,
+    speaks_tls_at_once,
+    unverified,
+)
 
 
 class SmtpTransport(LoggingIn):
     protocol = "SMTP"
 
-    def __init__(self, server: Server, login: Login, envelope_sender: str, retry_seconds: float = 300.0) -> None:
+    def __init__(self, server: Server, login: Login, envelope_sender: str, retry_seconds: float = 300.0,
+                 setting: str = "smtp") -> None:
+        """`setting` is where the service file configures this server (smtp, gateways.NAME), for the diagnoses."""
         self._server = server
         self._login = login
         self._sender = envelope_sender
+        self._setting = setting
         self._tls = tls_context(server.ca_file)
         self._gate = LoginGate(retry_seconds)
 
@@ -52,7 +70,9 @@ class SmtpTransport(LoggingIn):
                                  tls_context=self._tls, timeout=server.timeout_seconds)
         where = self.where
         logged_in = False
+        self.secured = None
         try:
+            await self._connect(client)
             async with client:
                 await self._logged_in(client)
                 logged_in = True
@@ -75,15 +95,41 @@ class SmtpTransport(LoggingIn):
                                            "login; will retry") from None
             raise self._account_refused([error]) or _by_codes(
                 [error.code], f"{where} answered {_answers([error])}") from None
-        except aiosmtplib.SMTPException as error:
-            raise TransportUnavailable(f"{where}: {type(error).__name__}: {_short(str(error))}; "
-                                       "check host, port, tls mode and that the server offers TLS") from None
-        except (ssl.SSLError, ssl.CertificateError) as error:
-            raise TransportUnavailable(f"{where}: TLS failed ({error.__class__.__name__}); "
-                                       "check the certificate, ca_file and host name") from None
-        except OSError as error:
-            raise TransportUnavailable(f"{where} unreachable: {error.strerror or type(error).__name__}") from None
+        except (aiosmtplib.SMTPException, OSError) as error:       # OSError: ssl's errors too
+            certificate = await asyncio.to_thread(self._presented_certificate) if certificate_refused(error) else None
+            doing = "sending" if logged_in else f"connecting with {TLS_WORDS[server.tls]}"
+            raise TransportUnavailable(
+                f"{where}, {doing}: {diagnose(error, server, self._setting, datetime.now(UTC), certificate)}") from None
         return len(recipients) - len(refused)
+
+    async def _connect(self, client: aiosmtplib.SMTP) -> None:
+        """Connect, greeting and TLS. A STARTTLS server still busy with that after GREETING_PATIENCE is asked on a
+        second connection whether it speaks TLS at once (then it never greets in plain text): said now, not when
+        smtp.timeout_seconds is up."""
+        server = self._server
+        connecting = asyncio.ensure_future(client.connect())
+        if server.tls is TlsMode.starttls:
+            done, _ = await asyncio.wait({connecting}, timeout=patience(server))
+            if not done and await asyncio.to_thread(speaks_tls_at_once, server.host, server.port, patience(server)):
+                connecting.cancel()
+                with suppress(asyncio.CancelledError, aiosmtplib.SMTPException, OSError):
+                    await connecting
+                raise SpeaksTlsAtOnce(f"port {server.port} speaks TLS at once")
+        await connecting
+        self.secured = secured(client.get_transport_info("ssl_object"), server.tls)
+
+    def _presented_certificate(self) -> PeerCertificate | None:
+        """The certificate the server shows, unverified: only to say why it was refused."""
+        server = self._server
+        seconds = patience(server)
+        if server.tls is TlsMode.implicit:
+            return certificate_at_once(server.host, server.port, seconds)
+        try:
+            with smtplib.SMTP(server.host, server.port, timeout=seconds) as plain:
+                plain.starttls(context=unverified())
+                return certificate_of(plain.sock)
+        except (smtplib.SMTPException, OSError, ValueError):
+            return None
 
     def _account_refused(self, answers: Sequence[aiosmtplib.SMTPResponseException],
                          fallback: LoginProblem | None = None) -> TransportLoginRefused | None:

@@ -184,7 +184,8 @@ def open_store(settings: Settings) -> SqlStore:
 def gateways(settings: Settings) -> dict[str, SmtpTransport]:
     """A transport per secure-mail gateway: the SMTP edge with the gateway's own server, TLS and password login."""
     retry = settings.login.retry_minutes * 60
-    return {name: SmtpTransport(gateway, login_for(gateway, None), settings.sender.address, retry)
+    return {name: SmtpTransport(gateway, login_for(gateway, None), settings.sender.address, retry,
+                                setting=f"gateways.{name}")
             for name, gateway in settings.gateways.items()}
 
 

@@ -163,9 +163,10 @@ def test_check_says_per_server_that_a_token_was_had_and_the_login_accepted(run: 
 
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    where = f"token from {oauth.host}:{oauth.port}, XOAUTH2 accepted"
-    assert f'imap: ok ({where}; Sent: "Sent", Trash: "Trash")' in lines
-    assert f"smtp: ok ({where})" in lines
+    accepted = f"login as {OFFICE} (token from {oauth.host}:{oauth.port}, XOAUTH2) accepted"
+    assert any(line.startswith("imap: ok (") and line.endswith(f'; {accepted}; Sent: "Sent", Trash: "Trash")')
+               for line in lines), lines
+    assert any(line.startswith("smtp: ok (") and line.endswith(f"; {accepted})") for line in lines), lines
     assert_no_secrets(run, oauth, login, [result.stdout, result.stderr])
 
 

@@ -219,6 +219,8 @@ def test_a_gateway_that_cannot_be_trusted_or_refuses_the_login_gets_nothing_and_
     (alert,) = world.officer_mail()
     told = world.read_alert(alert)
     assert "gateway-unavailable" in told and f"gateway securemail: SMTP server 127.0.0.1:{gateway.port}" in told
+    if fault == "untrusted-certificate":
+        assert "is not from a CA in gateways.securemail.ca_file" in " ".join(told.split()), told
 
 
 def test_an_officer_on_outlook_reads_the_alert_in_smime_and_finishes_it_by_an_smime_reply(

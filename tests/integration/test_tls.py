@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hwc_mailer.errors import TransportUnavailable
+from hwc_mailer.errors import MailboxUnavailable, TransportUnavailable
 from lab.dovecot import Dovecot
 from lab.smtp import RelaySmtp
 from lab.tls import LabTls, make_tls
@@ -23,9 +23,12 @@ def untrusted_relays(directory: Path, dovecot: Dovecot, lab_tls: LabTls) -> dict
     wrong_name = make_tls(directory / "wrong-name", hostnames=("mail.elders.example",))
     return {
         "no-starttls": (RelaySmtp(dovecot, None, {}), lab_tls.ca_file, "STARTTLS extension not supported"),
-        "unknown-ca": (RelaySmtp(dovecot, other_ca, {}), lab_tls.ca_file, "TLS failed (SSLCertVerificationError)"),
+        "unknown-ca": (RelaySmtp(dovecot, other_ca, {}), lab_tls.ca_file,
+                       f"the certificate CN=localhost, issued by CN=Another CA, is not from a CA in smtp.ca_file "
+                       f"({lab_tls.ca_file})"),
         "wrong-host-name": (RelaySmtp(dovecot, wrong_name, {}), wrong_name.ca_file,
-                            "TLS failed (SSLCertVerificationError)"),
+                            "the certificate is for mail.elders.example, not 127.0.0.1 (address mismatch): fix "
+                            "smtp.host or the server's certificate"),
     }
 
 
@@ -39,7 +42,8 @@ def bad_relay(request: pytest.FixtureRequest, run: Run, dovecot: Dovecot,
 
 
 def test_smtp_server_that_cannot_be_trusted_gets_nothing(run: Run, pipeline: InProcess, bad_relay: BadRelay) -> None:
-    """An outage for the pass, which the CLI turns into exit 1 and `error: <this text>` (tested with the IMAP CA)."""
+    """An outage for the pass, which the CLI turns into exit 1 and `error: <this text>` (tested with the IMAP CA):
+    the same diagnosis `check` prints (tests/integration/test_check_diagnosis.py)."""
     world: World = run.world
     relay, ca_file, message = bad_relay
     config = world.write_config(run.directory / "etc-tls", state_dir=run.directory / "state", smtp=relay,
@@ -53,3 +57,23 @@ def test_smtp_server_that_cannot_be_trusted_gets_nothing(run: Run, pipeline: InP
     assert relay.received == []
     assert len(world.dovecot.messages(OFFICE)) == 1
     assert all(world.school_mail(school) == [] for school in world.schools)
+
+
+def test_imap_server_that_cannot_be_trusted_is_an_outage_that_says_why(run: Run, pipeline: InProcess,
+                                                                       lab_tls: LabTls) -> None:
+    """The daemon's pass ends with the diagnosis `check` prints: its log, STATUS and alerts carry this text."""
+    world: World = run.world
+    other_ca = make_tls(run.directory / "other-ca", ca_name="Another CA")
+    config = world.write_config(run.directory / "etc-tls", state_dir=run.directory / "state",
+                                ca_file=other_ca.ca_file, smtp_ca_file=lab_tls.ca_file)
+    world.deliver_signal(world.signal_mail(sample_signal([TIM])))
+
+    with pytest.raises(MailboxUnavailable) as raised:
+        pipeline.once(config=config)
+
+    assert str(raised.value) == (
+        f"IMAP server {world.dovecot.host}:{world.dovecot.imaps_port}, connecting with TLS at once: the certificate "
+        f"CN=localhost, issued by CN=hwc-lab CA, is not from a CA in imap.ca_file ({other_ca.ca_file}) (unable to get "
+        "local issuer certificate): set imap.ca_file to the CA that signed it, or have the server send its "
+        "intermediate certificates")
+    assert len(world.dovecot.messages(OFFICE)) == 1
