@@ -411,13 +411,15 @@ def keys(ctx: click.Context) -> None:
 
 
 @keys.command("import")
-@click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+# `-` reads standard input as it was handed over: run through runuser or systemd-run, the service user cannot
+# reopen root's pipe as /dev/stdin.
+@click.argument("key_file", type=click.File("rb"))
 @click.pass_obj
-def keys_import(invocation: Invocation, key_file: Path) -> None:
-    """Import the keys in KEY_FILE that the rules list (and certify them); refuse all others."""
+def keys_import(invocation: Invocation, key_file: BinaryIO) -> None:
+    """Import the keys in KEY_FILE (- for standard input) that the rules list (and certify them); refuse all others."""
     with opened(invocation) as (settings, context, edges):
         try:
-            outcome = import_keys(key_file.read_bytes(), settings, context.rules, edges.inbound, edges.outbound)
+            outcome = import_keys(key_file.read(), settings, context.rules, edges.inbound, edges.outbound)
         except HwcError as error:
             _fail(error)
     for ref in outcome.imported:

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
+scripts/debian-root.sh  # the fresh Debian 12 that tests/integration/test_install.py installs into
 .venv/bin/ruff check hwc_mailer lab tests
 .venv/bin/mypy  # strict; files and settings in pyproject.toml
 .venv/bin/lint-imports  # the import-linter contracts in pyproject.toml
