@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -24,62 +22,33 @@ from cryptography import x509
 from ruamel.yaml import YAML
 
 from lab.dovecot import Dovecot
+from lab.loopback import LOOPBACK, LoopbackServer
 from lab.smtp import RelaySmtp
 from lab.tls import LabTls, make_tls, reissue
 from lab.world import OFFICE
 from tests.integration.helpers import Run
 
-LOOPBACK = "127.0.0.1"
 # The configured wait for one answer in the wrong-TLS-mode tests: the check must say what is wrong well before it.
 PATIENT = 60.0
 # The configured wait in the tests of a server that never answers.
 IMPATIENT = 2.0
 
 
-class Loopback:
-    """A server on 127.0.0.1 that plays one part: TLS at once with the certificate and key given (then `greeting`,
-    if any), or only `greeting` in plain text, or nothing at all (accepts and never answers)."""
+class Loopback(LoopbackServer):
+    """Plays one part: TLS at once with the certificate and key given (then `greeting`, if any), or only `greeting`
+    in plain text, or nothing at all (accepts and never answers)."""
 
     def __init__(self, certificate: tuple[Path, Path] | None = None, greeting: bytes | None = None) -> None:
-        self._context: ssl.SSLContext | None = None
-        if certificate is not None:
-            self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self._context.load_cert_chain(*certificate)
+        super().__init__(certificate)
         self._greeting = greeting
-        self._listener = socket.create_server((LOOPBACK, 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> Loopback:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._listener.close()
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        self._listener.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._talk, args=(client,), daemon=True).start()
-
-    def _talk(self, client: socket.socket) -> None:
-        try:
-            with client:
-                client.settimeout(30)
-                if self._context is not None:
-                    client = self._context.wrap_socket(client, server_side=True)
-                if self._greeting is not None:
-                    client.sendall(self._greeting)
-                self._stop.wait()
-        except OSError:     # the client refused the certificate, or hung up
-            pass
+    def talk(self, client: socket.socket) -> None:
+        client.settimeout(30)
+        if self.context is not None:
+            client = self.context.wrap_socket(client, server_side=True)
+        if self._greeting is not None:
+            client.sendall(self._greeting)
+        self.stopped.wait()
 
 
 def unused_port() -> int:
@@ -115,7 +84,7 @@ def checked(run: Run, config: Path) -> tuple[dict[str, str], float]:
     result = run.cli("check", config=config)
     seconds = time.monotonic() - started
     lines = server_lines(result)
-    assert result.returncode == (0 if all(": ok (" in line for line in lines.values()) else 1), result.stdout
+    assert result.returncode == (0 if all(": ok (" in line for line in lines.values()) else 2), result.stdout
     return lines, seconds
 
 
@@ -262,7 +231,7 @@ def test_a_host_name_that_does_not_resolve_is_named(run: Run) -> None:
                             stdin=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(run.directory / "tmp")})
 
     lines = server_lines(result)
-    assert result.returncode == 1
+    assert result.returncode == 2
     settings = YAML().load(config.read_text())
     for service, protocol, mode in (("imap", "IMAP", "TLS at once"), ("smtp", "SMTP", "STARTTLS")):
         assert lines[service] == (

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import secrets
 import socket
-import ssl
 import tempfile
 import threading
 import time
@@ -30,6 +29,7 @@ from hwc_mailer.edges.imap import ImapMailbox
 from hwc_mailer.edges.login import PasswordLogin, login_for
 from hwc_mailer.errors import MailboxUnavailable
 from hwc_mailer.settings.config import Imap, load_settings
+from lab.loopback import LOOPBACK, LoopbackServer
 from lab.tls import LabTls
 from lab.world import OFFICE, VEILIG_THUIS, World, sample_signal
 from tests.integration.helpers import (
@@ -42,7 +42,6 @@ from tests.integration.helpers import (
     daemon,
 )
 
-LOOPBACK = "127.0.0.1"
 CRLF = b"\r\n"
 
 
@@ -145,7 +144,7 @@ DEADLINE = 1.5
 GIVE_UP_WITHIN = 3 * DEADLINE + 1.0
 
 
-class StallingImap:
+class StallingImap(LoopbackServer):
     """An IMAP "server" on loopback that misbehaves in one of a few ways, one connection at a time.
 
     silent          accept, then never send a byte
@@ -156,58 +155,29 @@ class StallingImap:
     TRICKLE = 0.4
 
     def __init__(self, behaviour: str, tls: LabTls | None = None) -> None:
+        super().__init__((tls.cert_file, tls.key_file) if tls is not None else None)
         self.behaviour = behaviour
-        self._context: ssl.SSLContext | None = None
-        if tls is not None:
-            self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self._context.load_cert_chain(tls.cert_file, tls.key_file)
-        self._listener = socket.create_server((LOOPBACK, 0))
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> StallingImap:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._listener.close()
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        self._listener.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._talk, args=(client,), daemon=True).start()
-
-    def _talk(self, client: socket.socket) -> None:
-        try:
-            with client:
-                if self._context is not None and self.behaviour != "silent":
-                    client = self._context.wrap_socket(client, server_side=True)
-                if self.behaviour == "silent":
-                    self._stop.wait()
-                elif self.behaviour == "trickle":
-                    self._trickle(client, b"* OK [CAPABILITY IMAP4rev1] nearly there" * 100 + CRLF)
-                else:
-                    self._converse(client)
-        except OSError:
-            pass
+    def talk(self, client: socket.socket) -> None:
+        if self.context is not None and self.behaviour != "silent":
+            client = self.context.wrap_socket(client, server_side=True)
+        if self.behaviour == "silent":
+            self.stopped.wait()
+        elif self.behaviour == "trickle":
+            self._trickle(client, b"* OK [CAPABILITY IMAP4rev1] nearly there" * 100 + CRLF)
+        else:
+            self._converse(client)
 
     def _trickle(self, client: socket.socket, data: bytes) -> None:
         for byte in data:
-            if self._stop.wait(self.TRICKLE):
+            if self.stopped.wait(self.TRICKLE):
                 return
             client.sendall(bytes([byte]))
 
     def _converse(self, client: socket.socket) -> None:
         client.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] lab server ready\r\n")
         reader = client.makefile("rb")
-        while not self._stop.is_set():
+        while not self.stopped.is_set():
             line = reader.readline()
             if not line:
                 return
