@@ -2,9 +2,10 @@
 import, schema.
 English for admins; exit codes for scripts.
 
-Exit codes: 0 fine, 1 problems found (check, keys, rules check, register), a pass that hit an
-outage (once), a signal that would be held (route) or an import refused (register import), 2 the
-configuration, rules, templates or export cannot be used, 3 an import with rows skipped.
+Exit codes: 0 fine, 1 problems found (keys, rules check, register), a pass that hit an outage
+(once), a signal that would be held (route) or an import refused (register import), 2 the
+configuration, rules, templates or export cannot be used, 3 an import with rows skipped. `check`
+has the monitoring plugins' codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 """
 
 import csv
@@ -134,6 +135,7 @@ def once(invocation: Invocation) -> None:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
         except HwcError as error:
+            services.metrics.failed(error)
             _fail(error)
         finally:
             edges.mailbox.close()
@@ -204,15 +206,22 @@ def check(invocation: Invocation, offline: bool, pre_start: bool, addresses: boo
         return
     try:
         found = _checked(invocation, online=not (offline or pre_start))
-    except Exception as error:
-        click.echo(f"hwc-mailer UNKNOWN: the check itself failed: {type(error).__name__}: {error}")
-        sys.exit(Severity.UNKNOWN)
+    except Exception as error:      # a monitoring plugin answers UNKNOWN; it does not crash with a traceback
+        click.echo(_plugin_text(f"hwc-mailer UNKNOWN: the check itself failed: {type(error).__name__}: {error}"))
+        # Before a start, a check that cannot finish is no reason to keep the daemon down: it checks for itself.
+        sys.exit(Severity.OK if pre_start else Severity.UNKNOWN)
     click.echo(_summary_line(found))
     for line in found.lines:
-        click.echo(line)
+        click.echo(_plugin_text(line))
     if pre_start:
         sys.exit(Severity.CRITICAL if found.stopping else Severity.OK)
     sys.exit(found.severity)
+
+
+def _plugin_text(text: str) -> str:
+    """One line without `|`: a monitoring system takes what follows a | as performance data, and only the first
+    line as the summary. Server answers and file names are quoted in these lines, so either may hold both."""
+    return " ".join(text.replace("|", "/").split())
 
 
 def _checked(invocation: Invocation, *, online: bool) -> Findings:
@@ -259,7 +268,7 @@ def _summary_line(found: Findings) -> str:
         text = (f"{len(found.problems)} problem(s), {len(found.warnings)} warning(s): "
                 f"{first if len(first) <= 160 else first[:157] + '...'}")
     measures = [Measure("problems", len(found.problems)), Measure("warnings", len(found.warnings)), *found.measures]
-    return f"hwc-mailer {severity.name}: {text} | {' '.join(map(str, measures))}"
+    return f"{_plugin_text(f'hwc-mailer {severity.name}: {text}')} | {' '.join(map(str, measures))}"
 
 
 def address_drop_in(settings: Settings) -> str:
@@ -286,7 +295,7 @@ def address_drop_in(settings: Settings) -> str:
 def server_problems(settings: Settings, found: Findings) -> None:
     """One line per server: `imap: ok (...)` or `imap: problem: ...` with what to fix. The IMAP line also says
     where Sent and Trash were found."""
-    mailbox, transport = servers(settings)
+    mailbox, transport = servers(settings, probing=True)
     problems: dict[str, str] = {}
     try:
         with mailbox:
@@ -302,7 +311,7 @@ def server_problems(settings: Settings, found: Findings) -> None:
         found.note(f"smtp: ok ({transport.describe_session()})")
     except HwcError as error:
         problems["smtp"] = str(error)
-    for name, gateway in gateways(settings).items():
+    for name, gateway in gateways(settings, probing=True).items():
         try:
             gateway.probe()
             found.note(f"gateway {name}: ok ({gateway.describe_session()})")

@@ -109,12 +109,20 @@ def problem(path: Path, what: str, *, directory: bool = False, required: bool = 
 
 
 def unreadable(path: Path, what: str) -> str | None:
-    """What keeps the daemon from reading `path`, a file it needs but need not own (a CA bundle); None when it can."""
+    """What keeps the daemon from reading `path`, a file it needs but need not own (a CA bundle); None when it can.
+    Opened without blocking, so a FIFO in its place cannot hold the check."""
+    fix = "name an existing file the service user can read"
     try:
-        with path.open("rb") as opened:
-            opened.read(1)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError as error:
-        return f"{what} {path} cannot be read: {error.strerror}; name an existing file the service user can read"
+        return f"{what} {path} cannot be read: {error.strerror}; {fix}"
+    with os.fdopen(descriptor, "rb") as opened:
+        if not stat.S_ISREG(os.fstat(opened.fileno()).st_mode):
+            return f"{what} {path} is not a regular file; {fix}"
+        try:
+            opened.read(1)
+        except OSError as error:
+            return f"{what} {path} cannot be read: {error.strerror}; {fix}"
     return None
 
 

@@ -41,16 +41,12 @@ from .login import LoggingIn, Login, LoginGate, TokenFailure, login_failure, tls
 from .reach import (
     GREETING_PATIENCE,
     TLS_WORDS,
-    PeerCertificate,
     SpeaksTlsAtOnce,
-    certificate_at_once,
-    certificate_of,
     certificate_refused,
     diagnose,
-    patience,
+    presented_certificate,
     secured,
     silent_but_tls,
-    unverified,
 )
 
 CHECK_STOP_EVERY = 1.0
@@ -133,12 +129,13 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Plain(imaplib.IMAP4):
-    """imaplib's connection, showing its socket to the connect step's deadline before the greeting is read. A
-    server still silent after GREETING_PATIENCE that answers a TLS handshake wants TLS at once: said now, not
-    when the greeting's timeout is up."""
+    """imaplib's connection, showing its socket to the connect step's deadline before the greeting is read. When
+    `probing` (`check`), a server still silent after GREETING_PATIENCE that answers a TLS handshake wants TLS at
+    once: said now, not when the greeting's timeout is up."""
 
-    def __init__(self, host: str, port: int, timeout: float | None, deadline: _Deadline) -> None:
+    def __init__(self, host: str, port: int, timeout: float | None, deadline: _Deadline, probing: bool) -> None:
         self._deadline = deadline
+        self._probing = probing
         super().__init__(host, port, deadline.bounded(timeout))
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
@@ -146,7 +143,7 @@ class _Plain(imaplib.IMAP4):
         self._deadline.watch(sock)
         left = self._deadline.bounded(timeout)
         wait = GREETING_PATIENCE if left is None else min(GREETING_PATIENCE, left)
-        if silent_but_tls(sock, self.host, self.port, wait):
+        if self._probing and silent_but_tls(sock, self.host, self.port, wait):
             sock.close()
             raise SpeaksTlsAtOnce(f"port {self.port} speaks TLS at once")
         return sock
@@ -185,15 +182,16 @@ class _Client(_ClientBase):
     It replaces `IMAPClient._create_IMAP4` (the same in imapclient 2 to 4) with the stdlib classes it wraps.
     """
 
-    def __init__(self, deadline: _Deadline, host: str, **kwargs: Any) -> None:
+    def __init__(self, deadline: _Deadline, host: str, probing: bool, **kwargs: Any) -> None:
         self._deadline = deadline
+        self._probing = probing
         super().__init__(host, **kwargs)
 
     def _create_IMAP4(self) -> imaplib.IMAP4:
         timeout = self._timeout.connect
         if self.ssl:
             return _Tls(self.host, self.port, self.ssl_context, timeout, self._deadline)
-        return _Plain(self.host, self.port, timeout, self._deadline)
+        return _Plain(self.host, self.port, timeout, self._deadline, self._probing)
 
 
 # The roles folders.sent and folders.trash may name instead of a folder, and imapclient's flag for each.
@@ -203,8 +201,9 @@ _ROLES = {SENT_ROLE: b"\\Sent", TRASH_ROLE: b"\\Trash"}
 class ImapMailbox(LoggingIn):
     protocol = "IMAP"
 
-    def __init__(self, server: Imap, login: Login, retry_seconds: float = 300.0) -> None:
+    def __init__(self, server: Imap, login: Login, retry_seconds: float = 300.0, *, probing: bool = False) -> None:
         self._server = server
+        self.probing = probing
         self._login = login
         self._gate = LoginGate(retry_seconds)
         self._client: IMAPClient | None = None
@@ -239,7 +238,8 @@ class ImapMailbox(LoggingIn):
                     f"IMAP server {server.host}:{server.port}, {doing}: no complete answer within "
                     f"{server.deadline_seconds:g}s (imap.deadline_seconds); the server or the network is stalled "
                     "or far too slow: check both, or raise the deadline") from None
-            certificate = self._presented_certificate() if certificate_refused(error) else None
+            certificate = (presented_certificate(server, self.protocol)
+                           if self.probing and certificate_refused(error) else None)
             raise MailboxUnavailable(f"{self.where}, {doing}: "
                                      f"{diagnose(error, server, 'imap', datetime.now(UTC), certificate)}") from None
 
@@ -261,8 +261,8 @@ class ImapMailbox(LoggingIn):
         self.secured = None
         with self._translated(f"connecting with {TLS_WORDS[server.tls]}", deadline):
             implicit = server.tls is TlsMode.implicit
-            client = _Client(deadline, server.host, port=server.port, ssl=implicit, ssl_context=context,
-                             timeout=server.timeout_seconds)
+            client = _Client(deadline, server.host, self.probing, port=server.port, ssl=implicit,
+                             ssl_context=context, timeout=server.timeout_seconds)
             try:
                 if not implicit:
                     client.socket().settimeout(deadline.bounded(server.timeout_seconds))
@@ -282,19 +282,6 @@ class ImapMailbox(LoggingIn):
                 raise
             self._client = client
             self._selected = None
-
-    def _presented_certificate(self) -> PeerCertificate | None:
-        """The certificate the server shows, unverified: only to say why it was refused."""
-        server = self._server
-        seconds = patience(server)
-        if server.tls is TlsMode.implicit:
-            return certificate_at_once(server.host, server.port, seconds)
-        try:
-            with imaplib.IMAP4(server.host, server.port, timeout=seconds) as plain:
-                plain.starttls(unverified())
-                return certificate_of(plain.sock)
-        except (imaplib.IMAP4.error, OSError, ValueError):
-            return None
 
     def close(self) -> None:
         client, self._client = self._client, None

@@ -391,6 +391,9 @@ class LoggingIn:
 
     protocol = ""               # "IMAP" or "SMTP"
     secured: Secured | None = None     # the TLS of the last connection that got through, for `check`
+    # `check`'s connections: a silent STARTTLS port is asked whether it speaks TLS at once, and a refused certificate
+    # is fetched to name it (edges/reach.py); the daemon's never do either.
+    probing = False
     _server: Server
     _login: Login
     _gate: "LoginGate"

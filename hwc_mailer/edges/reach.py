@@ -2,20 +2,28 @@
 
 `check`, the log, the systemd STATUS and the officers' alerts all say what `diagnose` says: an exception from
 name lookup, connecting, TLS or the connection itself becomes what it means and what to change in the service
-file, never a traceback or a bare exception name. `diagnose` is pure; the network is needed twice, both times
-only when something is already wrong, and never with a login or mail on the wire:
+file, never a traceback or a bare exception name. `diagnose` is pure. `check` alone (an edge made `probing`)
+asks the network twice more, both times only when something is already wrong, never with a login or mail on the
+wire, each within GREETING_PATIENCE in all and reading at most PEEK_BYTES whatever the server sends:
 
 - a STARTTLS port that has not greeted within GREETING_PATIENCE is asked for a TLS handshake on a second
   connection (`speaks_tls_at_once`): a port for TLS at once says nothing until the client speaks, and waiting for
   its greeting would only end at timeout_seconds;
 - a certificate that failed verification is fetched once more, unverified, to say whose it is, who issued it,
-  for which names and when it is valid (the edges' `_presented_certificate`, through `certificate_of`).
+  for which names and when it is valid (`presented_certificate`).
+
+The daemon does neither: a greeting that comes late is not a wrong port (servers delay it on purpose, and a client
+that speaks first is marked as a spammer), and the names in a certificate nobody vouches for are the sender's to
+choose, so they have no place in a log line, a STATUS or an officer's alert.
 """
 
 import errno
 import select
 import socket
 import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +34,8 @@ from ..settings.config import Server, TlsMode
 # How long a STARTTLS server may keep silent after the connect before it is asked whether it speaks TLS at once;
 # also the bound of that question and of fetching a refused certificate. Servers greet in milliseconds.
 GREETING_PATIENCE = 3.0
+# The most a probe reads of a server's answers before its handshake: a greeting, EHLO's lines, STARTTLS' answer.
+PEEK_BYTES = 64 * 1024
 
 TLS_WORDS = {TlsMode.implicit: "TLS at once", TlsMode.starttls: "STARTTLS"}
 
@@ -70,7 +80,7 @@ class PeerCertificate:
                 names = [subject.removeprefix("CN=")]
             return cls(subject, _name(certificate.issuer), tuple(_printable(name, 80) for name in names[:8]),
                        certificate.not_valid_before_utc, certificate.not_valid_after_utc)
-        except ValueError:
+        except Exception:       # whatever a hostile certificate makes the parser raise: then no name
             return None
 
     def for_names(self) -> str:
@@ -101,14 +111,6 @@ def secured(connection: object, mode: TlsMode) -> Secured | None:
     return Secured(mode, connection.version(), PeerCertificate.from_der(der) if der else None)
 
 
-def certificate_of(connection: object) -> PeerCertificate | None:
-    """The certificate of a socket that completed a TLS handshake, or None."""
-    if not isinstance(connection, ssl.SSLSocket):
-        return None
-    der = connection.getpeercert(binary_form=True)
-    return PeerCertificate.from_der(der) if der else None
-
-
 def unverified() -> ssl.SSLContext:
     """For looking only: the probe of a silent port and the fetch of a certificate already refused. Nothing is ever
     sent or received over a connection made with it."""
@@ -122,26 +124,16 @@ def patience(server: Server) -> float:
     return min(GREETING_PATIENCE, server.timeout_seconds)
 
 
-def certificate_at_once(host: str, port: int, seconds: float) -> PeerCertificate | None:
-    """The certificate a port for TLS at once shows, unverified; None when it does not speak TLS at once."""
-    der = _handshake_at_once(host, port, seconds)
+def presented_certificate(server: Server, protocol: str) -> PeerCertificate | None:
+    """The certificate `server` shows, unverified, after STARTTLS in `protocol` (IMAP or SMTP) when it wants that:
+    only to say why it was refused. None when it shows none in time."""
+    der = _handshake(server.host, server.port, patience(server), protocol if server.tls is TlsMode.starttls else "")
     return PeerCertificate.from_der(der) if der else None
 
 
 def speaks_tls_at_once(host: str, port: int, seconds: float) -> bool:
     """A TLS handshake on a new connection completes within `seconds`."""
-    return _handshake_at_once(host, port, seconds) is not None
-
-
-def _handshake_at_once(host: str, port: int, seconds: float) -> bytes | None:
-    """The server's certificate (DER; b"" without one) when a TLS handshake on a new connection completes, else
-    None. The connection is closed at once: nothing is sent over it."""
-    try:
-        with socket.create_connection((host, port), seconds) as plain, \
-                unverified().wrap_socket(plain, server_hostname=host) as tls:
-            return tls.getpeercert(binary_form=True) or b""
-    except (OSError, ValueError):
-        return None
+    return _handshake(host, port, seconds, "") is not None
 
 
 def silent_but_tls(sock: socket.socket, host: str, port: int, seconds: float) -> bool:
@@ -149,6 +141,83 @@ def silent_but_tls(sock: socket.socket, host: str, port: int, seconds: float) ->
     answers a TLS handshake."""
     readable, _, _ = select.select([sock], [], [], seconds)
     return not readable and speaks_tls_at_once(host, port, seconds)
+
+
+def _handshake(host: str, port: int, seconds: float, protocol: str) -> bytes | None:
+    """The server's certificate (DER; b"" without one) once a TLS handshake on a new connection completed, at once
+    or after `protocol`'s STARTTLS; None when it did not within `seconds` in all. Nothing is sent over the TLS."""
+    try:
+        with socket.create_connection((host, port), seconds) as plain, _within(plain, seconds):
+            if protocol and not _starttls(plain, protocol):
+                return None
+            with unverified().wrap_socket(plain, server_hostname=host) as tls:
+                return tls.getpeercert(binary_form=True) or b""
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def _within(sock: socket.socket, seconds: float) -> Iterator[None]:
+    """Every read and write on `sock` ends when `seconds` are up, however slowly the server trickles."""
+    sock.settimeout(seconds)
+    timer = threading.Timer(seconds, _shut, (sock,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _starttls(sock: socket.socket, protocol: str) -> bool:
+    """The plain-text steps to STARTTLS, done by hand: the least that gets a server to its handshake."""
+    answers = _Answers(sock)
+    if protocol == "IMAP":
+        if not answers.line().startswith(b"* OK"):
+            return False
+        sock.sendall(b"h1 STARTTLS\r\n")
+        while not (line := answers.line()).startswith(b"h1 "):
+            pass
+        return line.startswith(b"h1 OK")
+    if answers.reply() != b"220":
+        return False
+    sock.sendall(b"EHLO hwc-mailer.invalid\r\n")
+    if answers.reply() != b"250":
+        return False
+    sock.sendall(b"STARTTLS\r\n")
+    return answers.reply() == b"220"
+
+
+class _Answers:
+    """A server's lines, at most PEEK_BYTES of them in all: ValueError beyond, OSError when it hangs up."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._read = 0
+
+    def line(self) -> bytes:
+        while b"\n" not in self._buffer:
+            chunk = self._sock.recv(4096)
+            self._read += len(chunk)
+            if not chunk:
+                raise ConnectionError("the server hung up")
+            if self._read > PEEK_BYTES:
+                raise ValueError("the server says too much")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def reply(self) -> bytes:
+        """An SMTP reply's code, after its last line (`250-...` lines go before `250 ...`)."""
+        while (line := self.line())[3:4] == b"-":
+            pass
+        return line[:3]
 
 
 def certificate_refused(error: BaseException) -> bool:

@@ -12,7 +12,6 @@ recipients or the content permanent (TransportRejected).
 """
 
 import asyncio
-import smtplib
 from collections.abc import Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -26,16 +25,13 @@ from ..settings.config import Server, TlsMode
 from .login import LoggingIn, Login, LoginGate, NoLoginMethod, TokenFailure, login_failure, tls_context
 from .reach import (
     TLS_WORDS,
-    PeerCertificate,
     SpeaksTlsAtOnce,
-    certificate_at_once,
-    certificate_of,
     certificate_refused,
     diagnose,
     patience,
+    presented_certificate,
     secured,
     speaks_tls_at_once,
-    unverified,
 )
 
 
@@ -43,9 +39,10 @@ class SmtpTransport(LoggingIn):
     protocol = "SMTP"
 
     def __init__(self, server: Server, login: Login, envelope_sender: str, retry_seconds: float = 300.0,
-                 setting: str = "smtp") -> None:
+                 setting: str = "smtp", *, probing: bool = False) -> None:
         """`setting` is where the service file configures this server (smtp, gateways.NAME), for the diagnoses."""
         self._server = server
+        self.probing = probing
         self._login = login
         self._sender = envelope_sender
         self._setting = setting
@@ -96,7 +93,8 @@ class SmtpTransport(LoggingIn):
             raise self._account_refused([error]) or _by_codes(
                 [error.code], f"{where} answered {_answers([error])}") from None
         except (aiosmtplib.SMTPException, OSError) as error:       # OSError: ssl's errors too
-            certificate = await asyncio.to_thread(self._presented_certificate) if certificate_refused(error) else None
+            certificate = (await asyncio.to_thread(presented_certificate, server, self.protocol)
+                           if self.probing and certificate_refused(error) else None)
             doing = "sending" if logged_in else f"connecting with {TLS_WORDS[server.tls]}"
             raise TransportUnavailable(
                 f"{where}, {doing}: {diagnose(error, server, self._setting, datetime.now(UTC), certificate)}") from None
@@ -108,7 +106,7 @@ class SmtpTransport(LoggingIn):
         smtp.timeout_seconds is up."""
         server = self._server
         connecting = asyncio.ensure_future(client.connect())
-        if server.tls is TlsMode.starttls:
+        if server.tls is TlsMode.starttls and self.probing:
             done, _ = await asyncio.wait({connecting}, timeout=patience(server))
             if not done and await asyncio.to_thread(speaks_tls_at_once, server.host, server.port, patience(server)):
                 connecting.cancel()
@@ -117,19 +115,6 @@ class SmtpTransport(LoggingIn):
                 raise SpeaksTlsAtOnce(f"port {server.port} speaks TLS at once")
         await connecting
         self.secured = secured(client.get_transport_info("ssl_object"), server.tls)
-
-    def _presented_certificate(self) -> PeerCertificate | None:
-        """The certificate the server shows, unverified: only to say why it was refused."""
-        server = self._server
-        seconds = patience(server)
-        if server.tls is TlsMode.implicit:
-            return certificate_at_once(server.host, server.port, seconds)
-        try:
-            with smtplib.SMTP(server.host, server.port, timeout=seconds) as plain:
-                plain.starttls(context=unverified())
-                return certificate_of(plain.sock)
-        except (smtplib.SMTPException, OSError, ValueError):
-            return None
 
     def _account_refused(self, answers: Sequence[aiosmtplib.SMTPResponseException],
                          fallback: LoginProblem | None = None) -> TransportLoginRefused | None:

@@ -29,7 +29,7 @@ send that one alert again, never lose it.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
@@ -120,11 +120,13 @@ class Alert:
         return self.reason.value
 
 
-def render_alert(templates: Templates, alert: Alert, sender: Sender, *, sealed: bool) -> tuple[str, str]:
-    """The alert's subject and text; the personal lines only when it will be `sealed` to the officer's key."""
-    return templates.render(ALERT, {"alert": alert, "explanation": alert.reason.explanation,
+def render_alert(templates: Templates, alert: Alert, sender: Sender, *, sealed: bool,
+                 detailed: bool = False) -> tuple[str, str]:
+    """The alert's subject and text; the personal lines only as `personal`, and only when it will be `sealed` to the
+    officer's key (the template never sees them through `alert`)."""
+    return templates.render(ALERT, {"alert": replace(alert, personal=()), "explanation": alert.reason.explanation,
                                     "action": alert.reason.action, "sender": sender, "sealed": sealed,
-                                    "personal": alert.personal if sealed else ()})
+                                    "personal": alert.personal if sealed else ()}, detailed=detailed)
 
 
 class Alerter:

@@ -18,7 +18,7 @@ from ..edges.register import read_info
 from ..errors import HwcError
 from ..settings.config import Settings
 from .alerts import smime_signer
-from .keys import KeyStatus, Role, key_statuses, keyring_problems
+from .keys import Role, first_expiry, key_statuses, keyring_problems
 from .pipeline import Context, Edges
 from .register import register_key
 
@@ -104,15 +104,9 @@ def _keys(found: Findings, settings: Settings, context: Context, edges: Edges, n
         found.problem(signer, stops=True)
     for problem in keyring_problems(settings, context.rules, edges.inbound, edges.outbound):
         found.problem(problem, stops=True)
-    if (days := _first_expiry(statuses, now)) is not None:
-        found.measures.append(Measure("key_expiry_days", days, f"{settings.alerts.key_expiry_days}:", "0:"))
-
-
-def _first_expiry(statuses: list[KeyStatus], now: datetime) -> float | None:
-    """Days until the first usable key or certificate expires; None when none expires."""
-    expiries = [status.info.expires for status in statuses
-                if status.info.state is KeyState.ok and status.info.expires is not None]
-    return round(min(expiries).timestamp() / DAY - now.timestamp() / DAY, 1) if expiries else None
+    if (expires := first_expiry(statuses)) is not None:
+        found.measures.append(Measure("key_expiry_days", round((expires - now).total_seconds() / DAY, 1),
+                                      f"{settings.alerts.key_expiry_days}:", "0:"))
 
 
 def _secret(found: Findings, settings: Settings, now: datetime) -> None:

@@ -101,10 +101,15 @@ class KeyHealth:
     unusable: int
 
 
+def first_expiry(statuses: list[KeyStatus]) -> datetime | None:
+    """When the first key or certificate still in use expires: one already unusable is counted as that, so it
+    cannot hide the next one running out."""
+    return min((status.info.expires for status in statuses
+                if status.info.state is KeyState.ok and status.info.expires is not None), default=None)
+
+
 def key_health(statuses: list[KeyStatus], secret_expires: datetime | None) -> KeyHealth:
-    expiries = [status.info.expires for status in statuses if status.info.expires is not None]
-    if secret_expires is not None:
-        expiries.append(secret_expires)
+    expiries = [moment for moment in (first_expiry(statuses), secret_expires) if moment is not None]
     return KeyHealth(min(expiries, default=None), sum(status.info.state is not KeyState.ok for status in statuses))
 
 

@@ -19,7 +19,7 @@ from ..edges.protocols import Clock
 from ..edges.register import RegisterIndex
 from ..edges.smtp import SmtpTransport
 from ..edges.store import SqlStore
-from ..errors import ConfigError
+from ..errors import ConfigError, TemplateError
 from ..outbound.notice import PACKAGED_TEMPLATES, Templates
 from ..settings.config import Secret, Sender, Settings
 from ..settings.rules import Profile, Rules, load_rules
@@ -125,22 +125,39 @@ def profile_problems(settings: Settings, rules: Rules) -> list[str]:
     return problems
 
 
-# Invented: every template is rendered with it once at load, so a typo fails the start (or the reload keeps the old
-# templates), never a signal that would then wait with no mail to tell anyone.
+# Invented: every template is rendered with these at load, so a typo fails the start (or the reload keeps the old
+# templates), never a signal that would then wait with no mail to tell anyone. As signals come: with a School:
+# line, without one (the register found the school), and siblings.
 SAMPLE_CHILD = Child(name="Voorbeeld Kind", birth_date=date(2018, 5, 1), school="00XX00", municipality="Voorbeeld",
                      reference=None)
+SAMPLE_SIBLING = Child(name="Voorbeeld Zus", birth_date=date(2015, 9, 30), school=None, municipality=None,
+                       reference=None)
+SAMPLE_CHILDREN = ((SAMPLE_CHILD,), (SAMPLE_SIBLING,), (SAMPLE_CHILD, SAMPLE_SIBLING))
+SAMPLE_PERSONAL = tuple(f"kind {number}: {child.name}, geboren {child.birth_date:%d-%m-%Y}"
+                        for number, child in enumerate((SAMPLE_CHILD, SAMPLE_SIBLING), start=1))
 
 
 def rendered(templates: Templates, rules: Rules, sender: Sender) -> Templates:
-    """`templates`, once each has rendered for every school and every kind of alert, sealed and not; TemplateError
-    naming the template otherwise."""
+    """`templates`, once each has rendered for every school and every kind of alert, sealed and not, with one child
+    and with two; TemplateError naming the template and what failed otherwise, or when an alert would carry a
+    child's name or date of birth where it travels unencrypted (any subject, the text of an alert not sealed)."""
     for school in rules.schools:
-        templates.render_notice(Delivery(school, (SAMPLE_CHILD,)), sender)
+        for children in SAMPLE_CHILDREN:
+            templates.render_notice(Delivery(school, children), sender, detailed=True)
+    personal = [value for child in (SAMPLE_CHILD, SAMPLE_SIBLING)
+                for value in (child.name, f"{child.birth_date:%d-%m-%Y}", f"{child.birth_date:%Y-%m-%d}")]
     for reason in Reason:
-        alert = Alert(f"check:{reason.value}", reason, folder="HWC-Handmatig", detail="00XX00", items=("HWC-000000",),
-                      reference="HWC-000000", personal=("kind 1: Voorbeeld Kind, geboren 01-05-2018",))
-        for sealed in (False, True):
-            render_alert(templates, alert, sender, sealed=sealed)
+        for count in (1, 2):
+            alert = Alert(f"check:{reason.value}", reason, folder="HWC-Handmatig", detail="00XX00", count=count,
+                          items=("HWC-000000", "HWC-000001")[:count], reference="HWC-000000",
+                          personal=SAMPLE_PERSONAL[:count])
+            for sealed in (False, True):
+                subject, body = render_alert(templates, alert, sender, sealed=sealed, detailed=True)
+                exposed = subject if sealed else subject + body
+                if any(value in exposed for value in personal):
+                    where = "the subject, which travels unencrypted" if sealed else "an alert that is not encrypted"
+                    raise TemplateError(f"template officer_alert in {templates.directory} puts a child's name or "
+                                        f"date of birth in {where}; only the text of a sealed alert may hold them")
     return templates
 
 
@@ -162,12 +179,14 @@ def keyrings(settings: Settings) -> tuple[GpgKeyring, GpgKeyring]:
             GpgKeyring(settings.gpg.outbound_home, binary=settings.gpg.binary, passphrase=passphrase))
 
 
-def servers(settings: Settings) -> tuple[ImapMailbox, SmtpTransport]:
-    """The mailbox and the transport, logging in the configured way: with OAuth2 they share one token source."""
+def servers(settings: Settings, *, probing: bool = False) -> tuple[ImapMailbox, SmtpTransport]:
+    """The mailbox and the transport, logging in the configured way: with OAuth2 they share one token source.
+    `probing`: for `check`, whose diagnoses may ask a server more than the daemon ever does (edges/reach.py)."""
     tokens = token_source(settings.login)
     retry = settings.login.retry_minutes * 60
-    return (ImapMailbox(settings.imap, login_for(settings.imap, tokens), retry),
-            SmtpTransport(settings.smtp, login_for(settings.smtp, tokens), settings.sender.address, retry))
+    return (ImapMailbox(settings.imap, login_for(settings.imap, tokens), retry, probing=probing),
+            SmtpTransport(settings.smtp, login_for(settings.smtp, tokens), settings.sender.address, retry,
+                          probing=probing))
 
 
 def open_store(settings: Settings) -> SqlStore:
@@ -181,11 +200,11 @@ def open_store(settings: Settings) -> SqlStore:
     return SqlStore(settings.database)
 
 
-def gateways(settings: Settings) -> dict[str, SmtpTransport]:
+def gateways(settings: Settings, *, probing: bool = False) -> dict[str, SmtpTransport]:
     """A transport per secure-mail gateway: the SMTP edge with the gateway's own server, TLS and password login."""
     retry = settings.login.retry_minutes * 60
     return {name: SmtpTransport(gateway, login_for(gateway, None), settings.sender.address, retry,
-                                setting=f"gateways.{name}")
+                                setting=f"gateways.{name}", probing=probing)
             for name, gateway in settings.gateways.items()}
 
 

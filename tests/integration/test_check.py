@@ -117,11 +117,23 @@ MISTAKES: dict[str, tuple[Callable[[Run], None], int, str]] = {
     "school notice template with a typo": (
         broken_template("school_notice.txt.j2", "{{ school.nmae }}\n"), 2,
         "problem: template school_notice in {run}/templates failed to render: "
-        "'hwc_mailer.settings.rules.School object' has no attribute 'nmae'"),
+        "UndefinedError: 'hwc_mailer.settings.rules.School object' has no attribute 'nmae'"),
+    "typo where only siblings go": (
+        broken_template("school_notice.txt.j2", "{% if children|length > 1 %}{{ children[1].nme }}{% endif %}\n"), 2,
+        "problem: template school_notice in {run}/templates failed to render: "
+        "UndefinedError: 'hwc_mailer.domain.signal.Child object' has no attribute 'nme'"),
+    "a signal without a School: line": (
+        broken_template("school_notice.txt.j2", "{{ children[0].school.upper() }}\n"), 2,
+        "problem: template school_notice in {run}/templates failed to render: "
+        "UndefinedError: 'None' has no attribute 'upper'"),
+    "alert subject that names the child": (
+        broken_template("officer_alert.subject.j2", " {{ personal|join }}"), 2,
+        "problem: template officer_alert in {run}/templates puts a child's name or date of birth in the subject, "
+        "which travels unencrypted; only the text of a sealed alert may hold them"),
     "officer alert template with a typo": (
         broken_template("officer_alert.txt.j2", "{{ alert.refrence }}\n"), 2,
         "problem: template officer_alert in {run}/templates failed to render: "
-        "'hwc_mailer.service.alerts.Alert object' has no attribute 'refrence'"),
+        "UndefinedError: 'hwc_mailer.service.alerts.Alert object' has no attribute 'refrence'"),
     "template with a syntax error": (
         broken_template("officer_alert.subject.j2", "{% if %}\n"), 2,
         "problem: template in {run}/templates cannot be loaded: TemplateSyntaxError"),

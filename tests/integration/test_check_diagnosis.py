@@ -21,6 +21,8 @@ import pytest
 from cryptography import x509
 from ruamel.yaml import YAML
 
+from hwc_mailer.edges.reach import GREETING_PATIENCE, presented_certificate
+from hwc_mailer.settings.config import Smtp, TlsMode
 from lab.dovecot import Dovecot
 from lab.loopback import LOOPBACK, LoopbackServer
 from lab.smtp import RelaySmtp
@@ -195,6 +197,25 @@ def test_the_wrong_tls_mode_for_a_port_is_named_within_seconds(run: Run, dovecot
                              f"port {imap_port} {imap_says.format('imap')}")
     assert lines["smtp"] == (f"smtp: problem: SMTP server {LOOPBACK}:{smtp_port}, connecting with {smtp_words}: "
                              f"port {smtp_port} {smtp_says.format('smtp')}")
+
+
+class Trickling(LoopbackServer):
+    """A greeting that never ends: a byte every half second, never a line."""
+
+    def talk(self, client: socket.socket) -> None:
+        while not self.stopped.wait(0.5):
+            client.sendall(b"*")
+
+
+@pytest.mark.parametrize("protocol", ["IMAP", "SMTP"])
+def test_fetching_a_refused_certificate_from_a_server_that_trickles_ends_within_its_patience(protocol: str) -> None:
+    """After a refused certificate, check fetches it once more to name it; a server that then never finishes its
+    greeting (each byte well inside the per-read timeout) cannot hold the check."""
+    with Trickling() as trickling:
+        server = Smtp(host=LOOPBACK, port=trickling.port, tls=TlsMode.starttls)
+        started = time.monotonic()
+        assert presented_certificate(server, protocol) is None
+        assert time.monotonic() - started < 10 * GREETING_PATIENCE
 
 
 @pytest.mark.parametrize("silent", ["imap", "smtp"])

@@ -241,7 +241,7 @@ def test_an_unknown_certificate_authority_stops_everything_before_login(run: Run
 
     assert result.returncode == 1
     assert (f"IMAP server {world.dovecot.host}:{world.dovecot.imaps_port}, connecting with TLS at once: the "
-            f"certificate CN=localhost, issued by CN=hwc-lab CA, is not from a CA in imap.ca_file ({stranger.ca_file})"
+            f"certificate is not from a CA in imap.ca_file ({stranger.ca_file})"
             in result.stderr), result.stderr
     assert len(world.dovecot.messages(OFFICE)) == 1
     assert all(world.school_mail(school) == [] for school in world.schools)

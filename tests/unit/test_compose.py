@@ -185,11 +185,13 @@ def test_a_missing_template_fails_at_load(tmp_path: Path) -> None:
         Templates(directory)
 
 
-def test_a_render_error_names_no_child_data(tmp_path: Path) -> None:
-    """A field that does not exist fails loudly (StrictUndefined), and the error says nothing about the child."""
+@pytest.mark.parametrize("typo", ["{{ child.adres }}", "{{ {}[child.name] }}"])
+def test_a_render_error_names_no_child_data(tmp_path: Path, typo: str) -> None:
+    """A field that does not exist fails loudly (StrictUndefined), and the error says nothing about the child, also
+    when Jinja's own message would hold the value it looked up."""
     directory = copy_templates(tmp_path / "templates")
     (directory / "school_notice.txt.j2").write_text("{% for child in children %}{{ child.name }} "
-                                                    "{{ child.adres }}{% endfor %}\n", encoding="utf-8")
+                                                    f"{typo}{{% endfor %}}\n", encoding="utf-8")
     templates = Templates(directory)
     with pytest.raises(TemplateError) as caught:
         templates.render_notice(Delivery(MAASBRUG, (JAN,)), SENDER)

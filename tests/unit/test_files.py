@@ -347,3 +347,14 @@ def test_once_exits_2_naming_the_world_readable_state_dir_and_the_fix(tree: Tree
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: state dir {tree.state} has mode 0755")
     assert f"Fix: `chmod 700 {tree.state}`" in result.stderr
+
+
+def test_a_ca_bundle_that_is_a_fifo_is_named_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)
+
+    assert files.unreadable(fifo, "imap.ca_file") == (f"imap.ca_file {fifo} is not a regular file; name an existing "
+                                                       "file the service user can read")
+    assert files.unreadable(tmp_path / "none.pem", "imap.ca_file") == (
+        f"imap.ca_file {tmp_path / 'none.pem'} cannot be read: No such file or directory; name an existing file the "
+        "service user can read")

@@ -284,12 +284,13 @@ def status(role: Role, state: KeyState, expires: datetime | None) -> KeyStatus:
     return KeyStatus(KeyRef(role, "owner", "F" * 40, None), KeyInfo("F" * 40, state, expires), False)
 
 
-def test_key_health_is_the_first_expiry_of_any_key_or_the_login_secret_and_the_unusable_count() -> None:
+def test_key_health_is_the_first_expiry_of_a_usable_key_or_the_login_secret_and_the_unusable_count() -> None:
+    """An expired key counts as unusable; as an expiry it would hide the next key running out for good."""
     statuses = [status(Role.daemon, KeyState.ok, NOW + timedelta(days=300)),
                 status(Role.contact, KeyState.ok, NOW + timedelta(days=40)),
                 status(Role.contact, KeyState.missing, None),
                 status(Role.officer, KeyState.expired, NOW - timedelta(days=1))]
 
-    assert key_health(statuses, None) == KeyHealth(NOW - timedelta(days=1), 2)
+    assert key_health(statuses, None) == KeyHealth(NOW + timedelta(days=40), 2)
     assert key_health(statuses[:2], NOW + timedelta(days=20)) == KeyHealth(NOW + timedelta(days=20), 0)
     assert key_health(statuses[2:3], None) == KeyHealth(None, 1)

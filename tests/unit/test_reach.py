@@ -14,6 +14,7 @@ import ssl
 from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -161,3 +162,22 @@ def test_a_hostile_certificate_cannot_break_a_line_and_garbage_is_no_certificate
 
     assert parsed.subject == "CN=evil??imap: ok" and parsed.names == ("x" * 80,)
     assert PeerCertificate.from_der(b"\x30\x03not a certificate") is None
+
+
+def test_a_certificate_the_parser_chokes_on_names_nobody_and_raises_nothing() -> None:
+    """A hostile server's certificate with its subjectAltName twice: cryptography raises DuplicateExtension, which
+    is no ValueError; the message then names no certificate instead of the daemon ending."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.example.nl")])
+    placeholder = x509.ObjectIdentifier("2.5.29.99")           # encoded as long as subjectAltName's 2.5.29.17
+    der = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+           .serial_number(1).not_valid_before(NOW).not_valid_after(NOW + timedelta(days=1))
+           .add_extension(x509.SubjectAlternativeName([x509.DNSName("mail.example.nl")]), critical=False)
+           .add_extension(x509.UnrecognizedExtension(placeholder, b"\x30\x00"), critical=False)
+           .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    twice = der.replace(b"\x06\x03\x55\x1d\x63", b"\x06\x03\x55\x1d\x11")
+    assert twice != der
+    with pytest.raises(x509.DuplicateExtension):
+        _ = x509.load_der_x509_certificate(twice).extensions
+
+    assert PeerCertificate.from_der(twice) is None
