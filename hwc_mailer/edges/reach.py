@@ -112,8 +112,8 @@ def secured(connection: object, mode: TlsMode) -> Secured | None:
 
 
 def unverified() -> ssl.SSLContext:
-    """For looking only: the probe of a silent port and the fetch of a certificate already refused. Nothing is ever
-    sent or received over a connection made with it."""
+    """For looking only: the probe of a silent port and the fetch of a certificate already refused. The handshake is
+    all that ever passes over a connection made with it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
