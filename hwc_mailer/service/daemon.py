@@ -44,11 +44,14 @@ MAX_BACKOFF = 15.0
 TICK_SECONDS = 60.0
 
 
-def idle_status(outcomes: list[Outcome], now: float) -> str:
-    """What systemd's STATUS says between passes: counts and a time, never anything from a message."""
+def idle_status(outcomes: list[Outcome], ended: float, now: float) -> str:
+    """What systemd's STATUS says between passes: counts, when the last pass ended and how long ago, never anything
+    from a message."""
     done = Counter(outcome.disposition.value for outcome in outcomes)
     summary = ", ".join(f"{count} {what}" for what, count in sorted(done.items())) or "nothing new"
-    return f"watching the inbox; last pass {time.strftime('%H:%M:%S', time.localtime(now))}: {summary}"
+    minutes = int((now - ended) // 60)
+    ago = "just now" if minutes < 1 else f"{minutes} min ago"
+    return f"watching the inbox; last pass {time.strftime('%H:%M:%S', time.localtime(ended))} ({ago}): {summary}"
 
 
 class Daemon:
@@ -63,14 +66,27 @@ class Daemon:
         self._keys_due.set()
         self._scheduler = BackgroundScheduler()
         self._failed_reload = ""         # what systemd's STATUS says while the old configuration runs on
+        self._idle: tuple[list[Outcome], float] | None = None     # while waiting: the last pass and when it ended
+        self._shown = ""
 
     def stop(self) -> None:
         self._stop.set()
 
     def _interrupted(self) -> bool:
-        """Polled about once a second while waiting: pets the watchdog, ends the wait on stop or reload."""
+        """Polled about once a second while waiting: pets the watchdog, keeps the idle STATUS's "N min ago" true,
+        ends the wait on stop or reload."""
         self._notify.watchdog()
+        self._show_idle()
         return self._stop.is_set() or self._reload_wanted.is_set() or self._keys_due.is_set()
+
+    def _show_idle(self) -> None:
+        """The idle STATUS, told to systemd when its text changed (once a minute at most)."""
+        if self._idle is None or self._failed_reload:
+            return
+        status = idle_status(*self._idle, time.time())
+        if status != self._shown:
+            self._shown = status
+            self._notify.status(status)
 
     def install_signal_handlers(self) -> None:
         def on_stop(_: int, __: FrameType | None) -> None:
@@ -112,12 +128,18 @@ class Daemon:
                     log.info("pass-done", count=len(outcomes))
                 self.services.logins.settle()
                 self.services.metrics.passed()
-                self._notify.status(self._failed_reload or idle_status(outcomes, time.time()))
+                if self._failed_reload:
+                    self._notify.status(self._failed_reload)
+                self._idle, self._shown = (outcomes, time.time()), ""
+                self._show_idle()
                 if not ready or troubled:
                     log.info("ready", folder=settings.folders.inbox)
                     ready, troubled = True, False
                 self._notify.watchdog()
-                self.edges.mailbox.wait_for_mail(settings.folders.inbox, wait_seconds, self._interrupted)
+                try:
+                    self.edges.mailbox.wait_for_mail(settings.folders.inbox, wait_seconds, self._interrupted)
+                finally:
+                    self._idle = None
                 backoff = 1.0
             except LoginRefused as error:
                 told = self.services.logins.refused(error)

@@ -218,8 +218,8 @@ def test_sighup_with_broken_rules_keeps_the_old_ones_and_the_daemon_running(run:
     good = rules.read_text()
     with notified_daemon(run, run.config) as (child, notify):
         ready = child.await_event("ready")
-        assert eventually(lambda: re.fullmatch(r"watching the inbox; last pass \d\d:\d\d:\d\d: nothing new",
-                                               notify.statuses()[-1]) is not None)
+        idle = r"watching the inbox; last pass \d\d:\d\d:\d\d \(just now\): nothing new"
+        assert eventually(lambda: re.fullmatch(idle, notify.statuses()[-1]) is not None)
         rules.write_text("schools: [\n  - code: 12AB00\n    name: {unclosed\n")
         child.send(signal.SIGHUP)
         failed = child.await_event("reload-failed", after=ready)
