@@ -22,12 +22,10 @@ import imaplib
 import re
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
@@ -41,6 +39,7 @@ from .login import LoggingIn, Login, LoginGate, TokenFailure, login_failure, tls
 from .reach import (
     GREETING_PATIENCE,
     TLS_WORDS,
+    Deadline,
     SpeaksTlsAtOnce,
     certificate_refused,
     diagnose,
@@ -72,68 +71,12 @@ def message_ids_in(header: bytes) -> list[str]:
     return values
 
 
-class _Deadline:
-    """The overall time limit of one step; `watch` names the socket to shut down when it is up (None: no limit)."""
-
-    def __init__(self, seconds: float | None, sock: socket.socket | None = None) -> None:
-        self.seconds = seconds
-        self.expired = False
-        self._ends = time.monotonic() + seconds if seconds is not None else None
-        self._sock = sock
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire) if seconds is not None else None
-        if self._timer is not None:
-            self._timer.daemon = True
-
-    @property
-    def passed(self) -> bool:
-        """The timer fired, or a read timed out at the very end (a per-read timeout is the time left)."""
-        return self.expired or (self._ends is not None and time.monotonic() >= self._ends - 0.05)
-
-    def bounded(self, timeout: float | None) -> float | None:
-        """A per-read timeout that never outlasts the step."""
-        if self._ends is None:
-            return timeout
-        left = max(self._ends - time.monotonic(), 0.001)
-        return left if timeout is None else min(timeout, left)
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sock = sock
-            if self.expired:
-                _shut(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            if self._sock is not None:
-                _shut(self._sock)
-
-    def __enter__(self) -> "_Deadline":
-        if self._timer is not None:
-            self._timer.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        with self._lock:
-            self._sock = None
-
-
-def _shut(sock: socket.socket) -> None:
-    """End whatever read or write is waiting on `sock`, in whichever thread (the socket's own shutdown, not TLS')."""
-    with suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
 class _Plain(imaplib.IMAP4):
     """imaplib's connection, showing its socket to the connect step's deadline before the greeting is read. When
     `probing` (`check`), a server still silent after GREETING_PATIENCE that answers a TLS handshake wants TLS at
     once: said now, not when the greeting's timeout is up."""
 
-    def __init__(self, host: str, port: int, timeout: float | None, deadline: _Deadline, probing: bool) -> None:
+    def __init__(self, host: str, port: int, timeout: float | None, deadline: Deadline, probing: bool) -> None:
         self._deadline = deadline
         self._probing = probing
         super().__init__(host, port, deadline.bounded(timeout))
@@ -153,7 +96,7 @@ class _Tls(imaplib.IMAP4_SSL):
     """The same over implicit TLS: the handshake runs within the socket's timeout, which never outlasts the step."""
 
     def __init__(self, host: str, port: int, context: ssl.SSLContext, timeout: float | None,
-                 deadline: _Deadline) -> None:
+                 deadline: Deadline) -> None:
         self._deadline = deadline
         super().__init__(host, port, ssl_context=context, timeout=deadline.bounded(timeout))
 
@@ -182,7 +125,7 @@ class _Client(_ClientBase):
     It replaces `IMAPClient._create_IMAP4` (the same in imapclient 2 to 4) with the stdlib classes it wraps.
     """
 
-    def __init__(self, deadline: _Deadline, host: str, probing: bool, **kwargs: Any) -> None:
+    def __init__(self, deadline: Deadline, host: str, probing: bool, **kwargs: Any) -> None:
         self._deadline = deadline
         self._probing = probing
         super().__init__(host, **kwargs)
@@ -218,7 +161,7 @@ class ImapMailbox(LoggingIn):
         self.close()
 
     @contextmanager
-    def _translated(self, doing: str, deadline: _Deadline) -> Iterator[None]:
+    def _translated(self, doing: str, deadline: Deadline) -> Iterator[None]:
         """One step within its deadline; every library or network error leaves it as MailboxUnavailable, and a
         server that took the login but keeps the mailbox shut (Exchange without the mailbox permission) as a
         refused login."""
@@ -248,7 +191,7 @@ class ImapMailbox(LoggingIn):
         """The commands of one call: connected first (connecting is a step of its own), then within
         imap.deadline_seconds unless `limited` is false (waiting in IDLE, bounded by its own clock)."""
         client = self._connected()
-        with self._translated(doing, _Deadline(self._server.deadline_seconds if limited else None,
+        with self._translated(doing, Deadline(self._server.deadline_seconds if limited else None,
                                                client.socket())):
             yield
 
@@ -257,7 +200,7 @@ class ImapMailbox(LoggingIn):
         server = self._server
         self._gate.check()
         context = tls_context(server.ca_file)
-        deadline = _Deadline(server.deadline_seconds)
+        deadline = Deadline(server.deadline_seconds)
         self.secured = None
         with self._translated(f"connecting with {TLS_WORDS[server.tls]}", deadline):
             implicit = server.tls is TlsMode.implicit
@@ -287,7 +230,7 @@ class ImapMailbox(LoggingIn):
         client, self._client = self._client, None
         if client is not None:
             try:
-                with _Deadline(self._server.deadline_seconds, client.socket()):
+                with Deadline(self._server.deadline_seconds, client.socket()):
                     client.logout()
             except (IMAPClientError, imaplib.IMAP4.error, OSError):
                 with suppress(OSError):

@@ -22,10 +22,11 @@ import select
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+import time
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 
 from cryptography import x509
 
@@ -147,31 +148,13 @@ def _handshake(host: str, port: int, seconds: float, protocol: str) -> bytes | N
     """The server's certificate (DER; b"" without one) once a TLS handshake on a new connection completed, at once
     or after `protocol`'s STARTTLS; None when it did not within `seconds` in all. Nothing is sent over the TLS."""
     try:
-        with socket.create_connection((host, port), seconds) as plain, _within(plain, seconds):
+        with socket.create_connection((host, port), seconds) as plain, Deadline(seconds, plain):
             if protocol and not _starttls(plain, protocol):
                 return None
             with unverified().wrap_socket(plain, server_hostname=host) as tls:
                 return tls.getpeercert(binary_form=True) or b""
     except (OSError, ValueError):
         return None
-
-
-@contextmanager
-def _within(sock: socket.socket, seconds: float) -> Iterator[None]:
-    """Every read and write on `sock` ends when `seconds` are up, however slowly the server trickles."""
-    sock.settimeout(seconds)
-    timer = threading.Timer(seconds, _shut, (sock,))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-
-
-def _shut(sock: socket.socket) -> None:
-    with suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _starttls(sock: socket.socket, protocol: str) -> bool:
@@ -218,6 +201,62 @@ class _Answers:
         while (line := self.line())[3:4] == b"-":
             pass
         return line[:3]
+
+
+class Deadline:
+    """The overall time limit of one step; `watch` names the socket to shut down when it is up (None: no limit)."""
+
+    def __init__(self, seconds: float | None, sock: socket.socket | None = None) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._ends = time.monotonic() + seconds if seconds is not None else None
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire) if seconds is not None else None
+        if self._timer is not None:
+            self._timer.daemon = True
+
+    @property
+    def passed(self) -> bool:
+        """The timer fired, or a read timed out at the very end (a per-read timeout is the time left)."""
+        return self.expired or (self._ends is not None and time.monotonic() >= self._ends - 0.05)
+
+    def bounded(self, timeout: float | None) -> float | None:
+        """A per-read timeout that never outlasts the step."""
+        if self._ends is None:
+            return timeout
+        left = max(self._ends - time.monotonic(), 0.001)
+        return left if timeout is None else min(timeout, left)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._sock is not None:
+                shut(self._sock)
+
+    def __enter__(self) -> "Deadline":
+        if self._timer is not None:
+            self._timer.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._sock = None
+
+
+def shut(sock: socket.socket) -> None:
+    """End whatever read or write is waiting on `sock`, in whichever thread (the socket's own shutdown, not TLS')."""
+    with suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def certificate_refused(error: BaseException) -> bool:
