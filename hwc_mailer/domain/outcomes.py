@@ -28,8 +28,23 @@ class Delivered:
         return outcome_code(self.disposition, self.reason)
 
 
+class _ByReason:
+    """Held and Replied: the reason alone decides where the message goes and how it is counted."""
+
+    reason: Reason
+
+    @property
+    def disposition(self) -> Disposition:
+        assert self.reason.disposition is not None
+        return self.reason.disposition
+
+    @property
+    def code(self) -> str:
+        return outcome_code(self.disposition, self.reason)
+
+
 @dataclass(frozen=True)
-class Held:
+class Held(_ByReason):
     """A person must finish this message; `detail` is for the officer and never holds personal data."""
 
     reason: Reason
@@ -41,15 +56,6 @@ class Held:
             raise ValueError(f"{self.reason.value} is a notice about a key, not a reason to hold a message")
         if self.child is not None and self.child < 1:
             raise ValueError("child is 1-based")
-
-    @property
-    def disposition(self) -> Disposition:
-        assert self.reason.disposition is not None
-        return self.reason.disposition
-
-    @property
-    def code(self) -> str:
-        return outcome_code(self.disposition, self.reason)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class Bounced:
 
 
 @dataclass(frozen=True)
-class Replied:
+class Replied(_ByReason):
     """An officer's reply about a held signal: sent to the schools, discarded, or refused and why.
 
     A refused reply that is not provably the officer's own goes to quarantine, any other reply is purged. `detail`
@@ -101,15 +107,6 @@ class Replied:
     def done(self) -> bool:
         """The held signal is finished: sent or discarded."""
         return self.reason in (Reason.REPLY_SENT, Reason.REPLY_DISCARDED)
-
-    @property
-    def disposition(self) -> Disposition:
-        assert self.reason.disposition is not None
-        return self.reason.disposition
-
-    @property
-    def code(self) -> str:
-        return outcome_code(self.disposition, self.reason)
 
 
 Outcome = Delivered | Held | NotOurs | Bounced | Replied
